@@ -1,0 +1,7 @@
+//! Checks of the languages embedded in manifests: Argo argument tags, Go durations, PromQL and
+//! the expr language of conditions.
+
+pub mod args;
+pub mod condition;
+pub mod duration;
+pub mod promql;

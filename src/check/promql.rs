@@ -1,0 +1,433 @@
+//! PromQL checking for RG102: Argo argument substitution, guards against pathological input,
+//! and work-arounds for the places where `promql-parser` rejects valid PromQL.
+
+use super::args;
+use promql_parser::parser::{self, value::ValueType};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Longest query accepted. The largest real alerting rule we know of is about 1.5 KiB; the parser
+/// slows down sharply on long pathological input, and the webhook runs this on anyone's input.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+/// Deepest bracket nesting accepted (real queries stay under 15).
+pub const MAX_NESTING: usize = 64;
+/// Queries longer than this are parsed on a helper thread with a deadline.
+const GUARDED_PARSE_BYTES: usize = 2048;
+/// How long one guarded parse may take.
+pub const PARSE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The type of value a query returns, which decides whether Argo's `result` is a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryType {
+    Vector,
+    Scalar,
+    Matrix,
+    String,
+}
+
+/// Why a query is not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryProblem {
+    TooLong(usize),
+    TooDeep(usize),
+    Timeout,
+    Invalid(String),
+}
+
+impl std::fmt::Display for QueryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryProblem::TooLong(n) => write!(
+                f,
+                "query is {n} bytes; rollout-guard checks queries up to {MAX_QUERY_BYTES} bytes"
+            ),
+            QueryProblem::TooDeep(n) => write!(
+                f,
+                "query nests brackets {n} deep; rollout-guard checks queries up to {MAX_NESTING} levels"
+            ),
+            QueryProblem::Timeout => write!(
+                f,
+                "query could not be parsed within {}s; simplify it",
+                PARSE_DEADLINE.as_secs()
+            ),
+            QueryProblem::Invalid(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+/// Checks a query after substituting `{{args.*}}` tags: with `known(name)` when it gives a value,
+/// otherwise with a placeholder that fits where the tag stands.
+pub fn check(
+    query: &str,
+    known: &dyn Fn(&str) -> Option<String>,
+) -> Result<QueryType, QueryProblem> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(QueryProblem::TooLong(query.len()));
+    }
+    let tags = args::tags(query);
+    let contexts: Vec<Slot> = tags.iter().map(|t| slot(query, t.start, t.end)).collect();
+    let render = |ambiguous: &str| {
+        let mut i = 0;
+        args::substitute(query, |tag| {
+            let s = contexts[i];
+            i += 1;
+            if let Some(v) = known(tag.name) {
+                return v;
+            }
+            match s {
+                Slot::String => "rg_arg".into(),
+                Slot::Duration => "5m".into(),
+                Slot::NameFragment => "rg_arg".into(),
+                Slot::Expression => ambiguous.into(),
+            }
+        })
+        .into_owned()
+    };
+    let first = render("rg_arg");
+    let result = parse_fixed(&first);
+    if result.is_ok() || !contexts.contains(&Slot::Expression) {
+        return result;
+    }
+    // An unknown argument in expression position may be a number (`> {{args.threshold}}`).
+    match parse_fixed(&render("1")) {
+        Ok(t) => Ok(t),
+        Err(_) => result,
+    }
+}
+
+/// Parses a query with the work-arounds for known `promql-parser` mistakes applied.
+fn parse_fixed(query: &str) -> Result<QueryType, QueryProblem> {
+    let depth = nesting(query);
+    if depth > MAX_NESTING {
+        return Err(QueryProblem::TooDeep(depth));
+    }
+    let fixed = rewrite(query);
+    match guarded_parse(&fixed) {
+        Err(QueryProblem::Invalid(msg)) if msg.contains("regex") => {
+            // The crate checks regexes with Rust's engine, which lacks some Go (RE2) syntax such
+            // as `\Q...\E`; Prometheus accepts those. Judge the rest of the query without them.
+            match guarded_parse(&blank_regexes(&fixed)) {
+                Ok(t) if regexes_valid_in_go(&fixed) => Ok(t),
+                _ => Err(QueryProblem::Invalid(msg)),
+            }
+        }
+        other => other,
+    }
+}
+
+fn guarded_parse(query: &str) -> Result<QueryType, QueryProblem> {
+    if query.len() <= GUARDED_PARSE_BYTES {
+        return parse_now(query);
+    }
+    let (tx, rx) = mpsc::channel();
+    let owned = query.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("promql-parse".into())
+        .spawn(move || {
+            let _ = tx.send(parse_now(&owned));
+        });
+    if spawned.is_err() {
+        return parse_now(query);
+    }
+    // A parse that overruns is left to finish on its own thread; its answer is dropped.
+    rx.recv_timeout(PARSE_DEADLINE)
+        .unwrap_or(Err(QueryProblem::Timeout))
+}
+
+fn parse_now(query: &str) -> Result<QueryType, QueryProblem> {
+    match parser::parse(query) {
+        Ok(expr) => Ok(match expr.value_type() {
+            ValueType::Vector => QueryType::Vector,
+            ValueType::Scalar => QueryType::Scalar,
+            ValueType::Matrix => QueryType::Matrix,
+            ValueType::String => QueryType::String,
+        }),
+        Err(e) => Err(QueryProblem::Invalid(e.trim().to_string())),
+    }
+}
+
+/// Where a template tag stands in a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Inside a string literal: `{service="{{args.svc}}"}`.
+    String,
+    /// Inside a range or after `offset`: `[{{args.window}}]`.
+    Duration,
+    /// Glued to a name: `{{args.prefix}}_requests_total`.
+    NameFragment,
+    /// Anywhere else: a metric name or a number.
+    Expression,
+}
+
+fn slot(query: &str, start: usize, end: usize) -> Slot {
+    let mut lexer = Lexer::new(query);
+    let mut bracket = false;
+    while lexer.pos < start {
+        match lexer.next_token() {
+            Token::String { end: e } if e > start => return Slot::String,
+            Token::Char(b'[') => bracket = true,
+            Token::Char(b']') => bracket = false,
+            _ => {}
+        }
+    }
+    if bracket {
+        return Slot::Duration;
+    }
+    let before = query[..start].trim_end();
+    if before.ends_with("offset") {
+        return Slot::Duration;
+    }
+    let glued =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    if glued(query[..start].chars().next_back()) || glued(query[end..].chars().next()) {
+        return Slot::NameFragment;
+    }
+    Slot::Expression
+}
+
+/// Rewrites what the crate gets wrong: backtick strings holding a backslash become double-quoted
+/// strings, and `anchored`/`smoothed` used as names are renamed (they are keywords only behind
+/// a Prometheus feature flag).
+fn rewrite(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut lexer = Lexer::new(query);
+    let mut last = 0;
+    while lexer.pos < query.len() {
+        let at = lexer.pos;
+        match lexer.next_token() {
+            Token::String { end } if query.as_bytes()[at] == b'`' => {
+                out.push_str(&query[last..at]);
+                out.push('"');
+                for c in query[at + 1..end.saturating_sub(1).max(at + 1)].chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '"' => out.push_str("\\\""),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+                last = end;
+            }
+            Token::Word { end } if matches!(&query[at..end], "anchored" | "smoothed") => {
+                out.push_str(&query[last..at]);
+                out.push_str(&query[at..end]);
+                out.push_str("_rg");
+                last = end;
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&query[last..]);
+    out
+}
+
+/// Replaces the string after every `=~` and `!~` with `".*"`.
+fn blank_regexes(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut lexer = Lexer::new(query);
+    let mut last = 0;
+    let mut after_match_op = false;
+    while lexer.pos < query.len() {
+        let at = lexer.pos;
+        let token = lexer.next_token();
+        match token {
+            Token::String { end } if after_match_op => {
+                out.push_str(&query[last..at]);
+                out.push_str("\".*\"");
+                last = end;
+                after_match_op = false;
+            }
+            Token::Char(b'~') => {
+                after_match_op = at > 0 && matches!(query.as_bytes()[at - 1], b'=' | b'!')
+            }
+            Token::Space => {}
+            _ => after_match_op = false,
+        }
+    }
+    out.push_str(&query[last..]);
+    out
+}
+
+/// Checks every regex matcher with Go's quoting (`\Q...\E`) turned into Rust escapes.
+fn regexes_valid_in_go(query: &str) -> bool {
+    let mut lexer = Lexer::new(query);
+    let mut after_match_op = false;
+    while lexer.pos < query.len() {
+        let at = lexer.pos;
+        match lexer.next_token() {
+            Token::String { end } if after_match_op => {
+                let body = &query[at + 1..end.saturating_sub(1).max(at + 1)];
+                let unescaped = body.replace("\\\\", "\\");
+                if regex::Regex::new(&go_quotes_to_rust(&unescaped)).is_err() {
+                    return false;
+                }
+                after_match_op = false;
+            }
+            Token::Char(b'~') => {
+                after_match_op = at > 0 && matches!(query.as_bytes()[at - 1], b'=' | b'!')
+            }
+            Token::Space => {}
+            _ => after_match_op = false,
+        }
+    }
+    true
+}
+
+/// `\Qa.b\E` (a literal run in Go's RE2) becomes `a\.b`.
+fn go_quotes_to_rust(re: &str) -> String {
+    let mut out = String::with_capacity(re.len());
+    let mut rest = re;
+    while let Some(start) = rest.find("\\Q") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let (literal, tail) = match after.find("\\E") {
+            Some(end) => (&after[..end], &after[end + 2..]),
+            None => (after, ""),
+        };
+        out.push_str(&regex::escape(literal));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn nesting(query: &str) -> usize {
+    let mut lexer = Lexer::new(query);
+    let (mut depth, mut max) = (0usize, 0usize);
+    while lexer.pos < query.len() {
+        match lexer.next_token() {
+            Token::Char(b'(' | b'[' | b'{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            Token::Char(b')' | b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Just enough of PromQL's lexical structure to tell strings, comments and words apart.
+struct Lexer<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+#[derive(Debug)]
+enum Token {
+    String { end: usize },
+    Word { end: usize },
+    Char(u8),
+    Space,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(text: &'a str) -> Self {
+        Lexer {
+            text: text.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    fn next_token(&mut self) -> Token {
+        let t = self.text;
+        let start = self.pos;
+        let c = t[start];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                let mut i = start + 1;
+                while i < t.len() && t[i] != c {
+                    if t[i] == b'\\' && c != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                self.pos = (i + 1).min(t.len());
+                Token::String { end: self.pos }
+            }
+            b'#' => {
+                while self.pos < t.len() && t[self.pos] != b'\n' {
+                    self.pos += 1;
+                }
+                Token::Space
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                while self.pos < t.len()
+                    && (t[self.pos].is_ascii_alphanumeric() || matches!(t[self.pos], b'_' | b':'))
+                {
+                    self.pos += 1;
+                }
+                Token::Word { end: self.pos }
+            }
+            c if c.is_ascii_whitespace() => {
+                self.pos += 1;
+                Token::Space
+            }
+            c => {
+                self.pos += 1;
+                Token::Char(c)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn placeholders_fit_their_place() {
+        let q = r#"sum(rate(http{svc="{{args.svc}}"}[{{ args.window }}])) / sum(rate(http[5m] offset {{args.off}})) > {{args.threshold}}"#;
+        assert_eq!(check(q, &none), Ok(QueryType::Vector));
+        assert_eq!(check("{{args.metric}}_total", &none), Ok(QueryType::Vector));
+        assert_eq!(check("topk({{args.k}}, x)", &none), Ok(QueryType::Vector));
+    }
+
+    #[test]
+    fn known_values_are_used() {
+        let known = |n: &str| (n == "window").then(|| "banana".to_string());
+        assert!(matches!(
+            check("rate(x[{{args.window}}])", &known),
+            Err(QueryProblem::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn scalar_and_vector_types() {
+        assert_eq!(check("scalar(sum(x))", &none), Ok(QueryType::Scalar));
+        assert_eq!(check("sum(x) / sum(y)", &none), Ok(QueryType::Vector));
+    }
+
+    #[test]
+    fn crate_mistakes_are_worked_around() {
+        assert!(check(r"foo{a=~`\d+`}", &none).is_ok());
+        assert!(check("anchored{smoothed=\"x\"}", &none).is_ok());
+        assert!(check(r#"foo{a=~"\\Qa.b\\E"}"#, &none).is_ok());
+        assert!(check(r#"foo{a=~"(unclosed"}"#, &none).is_err());
+    }
+
+    #[test]
+    fn guards() {
+        assert!(matches!(
+            check(&"x".repeat(MAX_QUERY_BYTES + 1), &none),
+            Err(QueryProblem::TooLong(_))
+        ));
+        let deep = format!("{}x{}", "sum(".repeat(100), ")".repeat(100));
+        assert!(matches!(
+            check(&deep, &none),
+            Err(QueryProblem::TooDeep(100))
+        ));
+    }
+
+    #[test]
+    fn errors_quote_the_parser() {
+        let Err(QueryProblem::Invalid(msg)) = check("sum(rate(x[5m])", &none) else {
+            panic!()
+        };
+        assert!(!msg.is_empty());
+    }
+}

@@ -1,0 +1,181 @@
+//! The engine: one object and a context in, findings and a patch out. Pure: no files, no
+//! network, no clock. The linter, `mutate` and the webhook all call [`review`].
+
+use crate::catalog::Catalog;
+use crate::manifest::Object;
+use crate::mutate::{self, Injection};
+use crate::policy::Policy;
+use crate::rules::{self, Rule, Severity, Sink, RG201, RG202};
+use json_patch::PatchOperation;
+
+/// The annotation an object uses to opt out of rules: `rollout-guard.io/ignore: RG105,RG106`.
+pub const IGNORE_ANNOTATION: &str = "rollout-guard.io/ignore";
+
+/// What the engine reads besides the object.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub catalog: &'a Catalog,
+}
+
+/// A finding with the severity the policy gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    pub severity: Severity,
+    /// RFC 6901 pointer into the object.
+    pub pointer: String,
+    pub message: String,
+}
+
+/// The verdict on one object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Review {
+    pub findings: Vec<Finding>,
+    /// The mutation as JSON Patch; empty when nothing is injected.
+    pub patch: Vec<PatchOperation>,
+    /// What the patch injects.
+    pub injected: Vec<Injection>,
+}
+
+impl Review {
+    /// True when a finding denies the object.
+    pub fn denied(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Deny)
+    }
+}
+
+/// Reviews one object.
+pub fn review(obj: &Object, ctx: &Context) -> Review {
+    let policy = ctx.policy;
+    if policy.excludes_namespace(&obj.namespace) {
+        return Review::default();
+    }
+    let ignored: Vec<&str> = obj
+        .annotation(IGNORE_ANNOTATION)
+        .map(|a| {
+            a.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let enabled = |rule: &Rule| {
+        policy.severity(rule).is_some()
+            && !(policy.may_ignore(rule) && ignored.iter().any(|i| i.eq_ignore_ascii_case(rule.id)))
+    };
+
+    let mut sink = Sink::default();
+    rules::check(obj, ctx.catalog, policy, &mut sink);
+    let (mutation, gaps) = mutate::plan(obj, policy, &enabled);
+    for (injection, pointer) in &mutation.injections {
+        for (rule, message) in injection_findings(*injection) {
+            sink.report(rule, pointer.as_str(), message);
+        }
+    }
+    for gap in gaps {
+        sink.report(
+            gap.rule,
+            gap.pointer,
+            "the Rollout has no analysis, and the policy names no default analysis to inject",
+        );
+    }
+    let findings = sink
+        .findings
+        .into_iter()
+        .filter(|f| enabled(f.rule))
+        .filter_map(|f| {
+            Some(Finding {
+                severity: policy.severity(f.rule)?,
+                rule: f.rule,
+                pointer: f.pointer,
+                message: f.message,
+            })
+        })
+        .collect();
+    Review {
+        findings,
+        patch: mutation.patch,
+        injected: mutation.injections.iter().map(|(i, _)| *i).collect(),
+    }
+}
+
+fn injection_findings(injection: Injection) -> Vec<(&'static Rule, &'static str)> {
+    const STEPS: &str = "the canary has no steps: the policy's default steps are injected";
+    const ANALYSIS: &str =
+        "the Rollout has no analysis: a background analysis with the policy's default template is injected";
+    match injection {
+        Injection::CanaryStrategy => vec![
+            (&RG201, "the Rollout has no strategy: a canary with the policy's default steps is injected"),
+            (&RG202, ANALYSIS),
+        ],
+        Injection::CanarySteps => vec![(&RG201, STEPS)],
+        Injection::CanaryAnalysis => vec![(&RG202, ANALYSIS)],
+        Injection::PrePromotionAnalysis => vec![(
+            &RG202,
+            "the blue-green Rollout has no analysis: a prePromotionAnalysis against the preview Service is injected",
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::objects;
+
+    fn run(yaml: &str, policy: &Policy) -> Review {
+        let obj = objects(yaml).pop().unwrap();
+        review(
+            &obj,
+            &Context {
+                policy,
+                catalog: &Catalog::default(),
+            },
+        )
+    }
+
+    const BARE: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\n  namespace: demo\nspec: {}\n";
+
+    #[test]
+    fn bare_rollout_reports_what_is_injected() {
+        let r = run(BARE, &Policy::embedded());
+        let ids: Vec<_> = r.findings.iter().map(|f| f.rule.id).collect();
+        assert_eq!(ids, ["RG201", "RG202"]);
+        assert!(!r.patch.is_empty());
+        assert!(!r.denied());
+    }
+
+    #[test]
+    fn ignore_annotation_and_off_rules_suppress_injection() {
+        let yaml = BARE.replace(
+            "  namespace: demo\n",
+            "  namespace: demo\n  annotations: {rollout-guard.io/ignore: 'RG201, RG202'}\n",
+        );
+        let r = run(&yaml, &Policy::embedded());
+        assert!(r.findings.is_empty() && r.patch.is_empty());
+        let mut policy = Policy::embedded();
+        policy
+            .spec
+            .rules
+            .insert("RG201".into(), crate::policy::RuleSetting::Off);
+        let r = run(BARE, &policy);
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.injected, [Injection::CanaryStrategy]);
+    }
+
+    #[test]
+    fn excluded_namespace_is_left_alone() {
+        let r = run(&BARE.replace("demo", "kube-system"), &Policy::embedded());
+        assert_eq!(r, Review::default());
+    }
+
+    #[test]
+    fn severity_override_applies() {
+        let mut policy = Policy::embedded();
+        policy
+            .spec
+            .rules
+            .insert("RG201".into(), crate::policy::RuleSetting::Deny);
+        assert!(run(BARE, &policy).denied());
+    }
+}

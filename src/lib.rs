@@ -1,0 +1,13 @@
+//! rollout-guard: one policy engine for Argo Rollouts, used as an admission webhook, an offline
+//! linter and a mutator. See `DESIGN` notes in the README for the data flow:
+//! bytes -> [`manifest`] -> [`engine::review`] -> a report, a patch or an AdmissionResponse.
+
+pub mod catalog;
+pub mod check;
+pub mod engine;
+pub mod lint;
+pub mod manifest;
+pub mod mutate;
+pub mod policy;
+pub mod report;
+pub mod rules;

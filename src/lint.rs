@@ -1,0 +1,315 @@
+//! The offline linter: files in, located findings out. This is the I/O edge around the engine:
+//! it reads paths, parses them, fills the catalog from the input and the shipped templates, and
+//! turns each finding's JSON pointer into a file, line and column.
+
+use crate::catalog::Catalog;
+use crate::engine::{self, Context, Finding};
+use crate::manifest::{self, Document, Kind, Node, Object};
+use crate::policy::Policy;
+use crate::rules::{self, Severity};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The ClusterAnalysisTemplates shipped in `policies/`, embedded so that references to them
+/// resolve with no flags.
+pub const SHIPPED_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "policies/success-rate-nginx.yaml",
+        include_str!("../policies/success-rate-nginx.yaml"),
+    ),
+    (
+        "policies/success-rate-istio.yaml",
+        include_str!("../policies/success-rate-istio.yaml"),
+    ),
+    (
+        "policies/success-rate-linkerd.yaml",
+        include_str!("../policies/success-rate-linkerd.yaml"),
+    ),
+];
+
+/// A source of manifests: a file, or stdin (`-`).
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The name as shown in diagnostics: the path as given, or `<stdin>`.
+    pub name: String,
+    pub path: Option<PathBuf>,
+    pub bytes: Vec<u8>,
+}
+
+impl Source {
+    /// The text for display (invalid UTF-8 shown as replacement characters).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+}
+
+/// A finding placed in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub kind: Option<Kind>,
+    pub namespace: String,
+    pub object: String,
+    pub finding: Finding,
+}
+
+/// A path that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Everything one lint run found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Located>,
+    pub files: usize,
+    pub objects: usize,
+    pub skipped: usize,
+    pub read_errors: Vec<ReadError>,
+    /// The sources, for showing the offending line.
+    pub sources: Vec<Source>,
+}
+
+impl Report {
+    /// Findings of this severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.finding.severity == severity)
+            .count()
+    }
+}
+
+/// Expands the command line's paths into sources: files as given, directories walked for
+/// `*.yaml`, `*.yml` and `*.json` (hidden entries skipped), `-` for stdin.
+pub fn read_sources(paths: &[String]) -> (Vec<Source>, Vec<ReadError>) {
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p == "-" {
+            let mut bytes = Vec::new();
+            let limit = manifest::MAX_INPUT_BYTES as u64 + 1;
+            match std::io::stdin().lock().take(limit).read_to_end(&mut bytes) {
+                Ok(_) => sources.push(decode("<stdin>".into(), None, bytes)),
+                Err(e) => errors.push(ReadError {
+                    path: "<stdin>".into(),
+                    message: e.to_string(),
+                }),
+            }
+            continue;
+        }
+        let path = Path::new(p);
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk(path, &mut sources, &mut errors),
+            Ok(_) => read_file(path, p.clone(), &mut sources, &mut errors),
+            Err(e) => errors.push(ReadError {
+                path: p.clone(),
+                message: describe(&e),
+            }),
+        }
+    }
+    (sources, errors)
+}
+
+fn walk(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<ReadError>) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            errors.push(ReadError {
+                path: dir.display().to_string(),
+                message: describe(&e),
+            });
+            return;
+        }
+    };
+    entries.sort();
+    for path in entries {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        // Symlinks to directories are not followed: a link loop must not hang the linter.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, sources, errors);
+        } else if is_manifest_name(name) && (meta.is_file() || path.is_file()) {
+            read_file(&path, path.display().to_string(), sources, errors);
+        }
+    }
+}
+
+/// True for the file names the directory walk picks up.
+pub fn is_manifest_name(name: &str) -> bool {
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+fn read_file(path: &Path, name: String, sources: &mut Vec<Source>, errors: &mut Vec<ReadError>) {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(ReadError {
+                path: name,
+                message: describe(&e),
+            });
+            return;
+        }
+    };
+    let mut bytes = Vec::new();
+    // Read one byte past the limit so that the parser can say the file is too large without
+    // this process holding all of a huge file.
+    match file
+        .take(manifest::MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+    {
+        Ok(_) => sources.push(decode(name, Some(path.to_path_buf()), bytes)),
+        Err(e) => errors.push(ReadError {
+            path: name,
+            message: describe(&e),
+        }),
+    }
+}
+
+fn decode(name: String, path: Option<PathBuf>, bytes: Vec<u8>) -> Source {
+    Source { name, path, bytes }
+}
+
+fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// One parsed object with the tree that places it.
+struct Placed {
+    source: usize,
+    object: Object,
+    node: Node,
+}
+
+/// Lints sources with a policy: the whole linter, minus reading files and printing.
+pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) -> Report {
+    let mut report = Report {
+        files: sources.len(),
+        read_errors,
+        ..Report::default()
+    };
+    let mut placed = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let parsed = manifest::parse_bytes(&src.bytes);
+        if let Some(err) = parsed.error {
+            report.findings.extend(syntax_finding(src, &err, policy));
+        }
+        for doc in parsed.documents {
+            match doc {
+                Document::Object { mut object, node } => {
+                    object.origin = origin(src);
+                    placed.push(Placed {
+                        source: i,
+                        object: *object,
+                        node,
+                    })
+                }
+                Document::Skipped => report.skipped += 1,
+            }
+        }
+    }
+    report.objects = placed.len();
+
+    let mut catalog = shipped_catalog();
+    for p in &placed {
+        catalog.add(&p.object);
+    }
+    let ctx = Context {
+        policy,
+        catalog: &catalog,
+    };
+    for p in &placed {
+        let review = engine::review(&p.object, &ctx);
+        for finding in review.findings {
+            let (line, column) = position(&p.node, &finding.pointer);
+            report.findings.push(Located {
+                file: sources[p.source].name.clone(),
+                line,
+                column,
+                kind: Some(p.object.kind),
+                namespace: p.object.namespace.clone(),
+                object: p.object.name.clone(),
+                finding,
+            });
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.finding.rule.id).cmp(&(
+            &b.file,
+            b.line,
+            b.column,
+            b.finding.rule.id,
+        ))
+    });
+    report.sources = sources;
+    report
+}
+
+/// The directory a source lives in, as a reference-resolution hint.
+fn origin(src: &Source) -> String {
+    src.path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|p| format!("{}/", p.display()))
+        .unwrap_or_default()
+}
+
+/// The catalog holding the shipped templates.
+pub fn shipped_catalog() -> Catalog {
+    let mut catalog = Catalog::default();
+    for (_, text) in SHIPPED_TEMPLATES {
+        for doc in manifest::parse_text(text).documents {
+            if let Document::Object { object, .. } = doc {
+                catalog.add(&object);
+            }
+        }
+    }
+    catalog
+}
+
+fn syntax_finding(src: &Source, err: &manifest::SyntaxError, policy: &Policy) -> Option<Located> {
+    let mut message = format!("not valid YAML: {}", err.message);
+    if err.helm_hint {
+        message.push_str(
+            " (this looks like an unrendered Helm template: render it first, `helm template . | rollout-guard lint -`)",
+        );
+    }
+    Some(Located {
+        file: src.name.clone(),
+        line: err.line,
+        column: err.column,
+        kind: None,
+        namespace: String::new(),
+        object: String::new(),
+        finding: Finding {
+            rule: &rules::RG001,
+            severity: policy.severity(&rules::RG001)?,
+            pointer: String::new(),
+            message,
+        },
+    })
+}
+
+/// Line and column for a pointer: the node it names, or the nearest node above a missing one.
+fn position(root: &Node, pointer: &str) -> (usize, usize) {
+    let (node, _) = root.locate(pointer);
+    (node.span.start.line, node.span.start.column)
+}

@@ -1,0 +1,145 @@
+//! The `rollout-guard` command line: parses flags, calls the library, maps results to exit codes.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rollout_guard::lint;
+use rollout_guard::policy::Policy;
+use rollout_guard::report::{self, Format};
+use rollout_guard::rules::{self, Severity};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Make Argo Rollouts progressive delivery safe by default: lint manifests, inject default canary
+/// steps and analysis, and serve the same policy as an admission webhook.
+#[derive(Parser)]
+#[command(name = "rollout-guard", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lint manifests (files, directories, or - for stdin) against the policy.
+    Lint(LintArgs),
+    /// Print the rule catalog.
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: RulesFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct LintArgs {
+    /// Files or directories to lint (*.yaml, *.yml, *.json); - reads stdin.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Policy file replacing the embedded default policy.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Exit 1 on any finding, warnings included.
+    #[arg(long)]
+    strict: bool,
+    /// Exit 0 even when there are deny findings (errors reading files still exit 2).
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RulesFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rollout-guard: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Lint(args) => run_lint(args),
+        Command::Rules { format } => {
+            let out = match format {
+                RulesFormat::Json => format!("{}\n", serde_json::to_string_pretty(rules::ALL)?),
+                RulesFormat::Markdown => rules::catalog::markdown_table(),
+                RulesFormat::Human => rules::ALL
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} [{}]\n  {}\n  {}\n  help: {}\n\n",
+                            r.id, r.name, r.severity, r.summary, r.doc, r.help
+                        )
+                    })
+                    .collect(),
+            };
+            print(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads `--policy FILE`, or the embedded default.
+fn load_policy(path: Option<&str>) -> anyhow::Result<Policy> {
+    match path {
+        None => Ok(Policy::embedded()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read policy file {p}"))?;
+            Ok(Policy::from_yaml(&text, p)?)
+        }
+    }
+}
+
+fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(args.policy.as_deref())?;
+    let (sources, errors) = lint::read_sources(&args.paths);
+    let report = lint::lint(sources, errors, &policy);
+    let color = args.format == Format::Human
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    print(&report::render(&report, args.format, color))?;
+    if args.format != Format::Human {
+        for e in &report.read_errors {
+            eprintln!("{}: error: {}", e.path, e.message);
+        }
+    }
+    let failing = report.count(Severity::Deny) > 0 || (args.strict && !report.findings.is_empty());
+    Ok(if !report.read_errors.is_empty() {
+        ExitCode::from(2)
+    } else if failing && !args.exit_zero {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,273 @@
+//! Manifests: bytes from a file, stdin or an AdmissionReview, turned into [`Object`]s that keep
+//! where they came from.
+
+pub mod yaml;
+
+use serde_json::Value;
+use std::fmt;
+
+pub use yaml::{Node, Pos, Span};
+
+/// Largest input accepted in one piece. The kube-apiserver caps objects at 3 MiB; a manifest
+/// stream this big is already unusual, and the bound keeps memory in check.
+pub const MAX_INPUT_BYTES: usize = 32 * 1024 * 1024;
+
+/// The kinds rollout-guard reviews.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Rollout,
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
+    Deployment,
+}
+
+impl Kind {
+    /// The kind for an `apiVersion`/`kind` pair, when it is one rollout-guard reviews.
+    pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
+        match (api_version, kind) {
+            ("argoproj.io/v1alpha1", "Rollout") => Some(Kind::Rollout),
+            ("argoproj.io/v1alpha1", "AnalysisTemplate") => Some(Kind::AnalysisTemplate),
+            ("argoproj.io/v1alpha1", "ClusterAnalysisTemplate") => {
+                Some(Kind::ClusterAnalysisTemplate)
+            }
+            ("apps/v1", "Deployment") => Some(Kind::Deployment),
+            _ => None,
+        }
+    }
+
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Rollout => "Rollout",
+            Kind::AnalysisTemplate => "AnalysisTemplate",
+            Kind::ClusterAnalysisTemplate => "ClusterAnalysisTemplate",
+            Kind::Deployment => "Deployment",
+        }
+    }
+
+    /// True for the two analysis template kinds.
+    pub fn is_template(self) -> bool {
+        matches!(self, Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Kubernetes object of a reviewed kind. The engine sees only this: no file, no position.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    pub value: Value,
+    /// Where the object came from (a file's directory), so that a reference resolves to the
+    /// nearest of several same-named templates in a lint run; empty in the webhook.
+    pub origin: String,
+}
+
+impl Object {
+    /// Builds an object from a JSON value; `None` when it is not a reviewed kind.
+    pub fn from_value(value: Value) -> Option<Object> {
+        let kind = Kind::from_type(
+            value.get("apiVersion")?.as_str()?,
+            value.get("kind")?.as_str()?,
+        )?;
+        let meta = value.get("metadata");
+        let text = |k: &str| {
+            meta.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let name = match text("name") {
+            n if n.is_empty() => text("generateName"),
+            n => n,
+        };
+        Some(Object {
+            kind,
+            namespace: text("namespace"),
+            name,
+            value,
+            origin: String::new(),
+        })
+    }
+
+    /// An annotation's value.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.value
+            .pointer("/metadata/annotations")?
+            .get(key)?
+            .as_str()
+    }
+}
+
+/// What one document of a stream turned out to be.
+#[derive(Debug)]
+pub enum Document {
+    /// A reviewed object, with its YAML tree for positions.
+    Object { object: Box<Object>, node: Node },
+    /// A Kubernetes object of another kind, or something that is not a Kubernetes object.
+    Skipped,
+}
+
+/// A source that could not be read as YAML: the message and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+    /// Set when the text looks like an unrendered Helm template.
+    pub helm_hint: bool,
+}
+
+/// A parsed source: every document that parsed, and the error that stopped the stream, if any.
+#[derive(Debug)]
+pub struct Parsed {
+    pub documents: Vec<Document>,
+    pub error: Option<SyntaxError>,
+}
+
+/// Parses bytes from a file or stdin into documents. Never panics: bad bytes become a
+/// [`SyntaxError`].
+pub fn parse_bytes(bytes: &[u8]) -> Parsed {
+    let fail = |message: String, line: usize, column: usize| Parsed {
+        documents: Vec::new(),
+        error: Some(SyntaxError {
+            message,
+            line,
+            column,
+            helm_hint: false,
+        }),
+    };
+    if bytes.len() > MAX_INPUT_BYTES {
+        return fail(
+            format!(
+                "input is {:.1} MiB; the limit is {} MiB",
+                bytes.len() as f64 / 1048576.0,
+                MAX_INPUT_BYTES / 1048576
+            ),
+            1,
+            1,
+        );
+    }
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        let (line, column) = line_col(bytes, at);
+        return fail(
+            "binary data (a NUL byte), not YAML or JSON".to_string(),
+            line,
+            column,
+        );
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let (line, column) = line_col(bytes, e.valid_up_to());
+            return fail(
+                format!(
+                    "not UTF-8 text (invalid byte 0x{:02x} at offset {})",
+                    bytes[e.valid_up_to()],
+                    e.valid_up_to()
+                ),
+                line,
+                column,
+            );
+        }
+    };
+    parse_text(text)
+}
+
+/// Parses UTF-8 text into documents.
+pub fn parse_text(text: &str) -> Parsed {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (docs, error) = match yaml::parse_stream(text) {
+        Ok(docs) => (docs, None),
+        Err((docs, e)) => (docs, Some(e)),
+    };
+    let documents = docs
+        .into_iter()
+        .filter_map(|d| d.root)
+        .map(|node| {
+            let value = yaml::to_json(&node);
+            match Object::from_value(value) {
+                Some(object) => Document::Object {
+                    object: Box::new(object),
+                    node,
+                },
+                None => Document::Skipped,
+            }
+        })
+        .collect();
+    Parsed {
+        documents,
+        error: error.map(|e| SyntaxError {
+            helm_hint: looks_like_helm(text),
+            message: e.message,
+            line: e.pos.line.max(1),
+            column: e.pos.column.max(1),
+        }),
+    }
+}
+
+fn looks_like_helm(text: &str) -> bool {
+    text.contains("{{ .Values")
+        || text.contains("{{- ")
+        || text.contains("{{ include")
+        || text.contains("{{ .Release")
+        || text.contains("{{ template")
+        || text.contains(".Values.")
+}
+
+fn line_col(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_other_kinds_and_non_objects() {
+        let p = parse_text(
+            "apiVersion: v1\nkind: Service\n---\n- a list\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\n",
+        );
+        assert!(p.error.is_none());
+        assert_eq!(p.documents.len(), 3);
+        assert!(matches!(&p.documents[2], Document::Object { object, .. } if object.name == "r"));
+    }
+
+    #[test]
+    fn binary_and_non_utf8_are_errors() {
+        assert!(parse_bytes(b"a: 1\n\0\0")
+            .error
+            .unwrap()
+            .message
+            .contains("binary"));
+        let e = parse_bytes(b"a: 1\nb: \xff\n").error.unwrap();
+        assert!(e.message.contains("UTF-8"));
+        assert_eq!((e.line, e.column), (2, 4));
+    }
+
+    #[test]
+    fn helm_templates_get_a_hint() {
+        let p = parse_text(
+            "metadata:\n  name: {{ .Values.name }}\n  labels:\n  {{- include \"x\" . }}\n",
+        );
+        assert!(p.error.unwrap().helm_hint);
+    }
+
+    #[test]
+    fn json_parses_too() {
+        let p =
+            parse_text(r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"}}"#);
+        assert!(
+            matches!(&p.documents[0], Document::Object { object, .. } if object.kind == Kind::Deployment)
+        );
+    }
+}

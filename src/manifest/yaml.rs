@@ -1,0 +1,584 @@
+//! A YAML stream parsed into a tree that remembers where every node came from.
+//!
+//! `saphyr-parser` gives events with character spans; this module builds them into [`Node`]s
+//! with byte offsets, lines and columns, and turns each node into a `serde_json::Value` with the
+//! YAML 1.2 core schema. The builder is iterative and bounded (nesting depth, alias expansion), so
+//! no input can overflow the stack or expand a billion laughs into memory.
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
+use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
+
+/// Deepest nesting accepted. Real manifests stay under 20; this bound keeps recursion in the
+/// later passes (conversion, drop) far from the stack limit.
+pub const MAX_DEPTH: usize = 256;
+/// Most nodes one document may hold after alias expansion.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// A position in the source: byte offset, 1-based line and 1-based column (in characters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub byte: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A range of source text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: Pos,
+    pub end: Pos,
+}
+
+/// One YAML node with its span.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub span: Span,
+    pub data: NodeData,
+}
+
+/// What a node holds.
+#[derive(Clone, Debug)]
+pub enum NodeData {
+    Scalar {
+        value: String,
+        style: ScalarStyle,
+        /// The tag's suffix when one was written (`!!str` gives `str`).
+        tag: Option<String>,
+    },
+    /// A sequence; `flow` is true for `[a, b]`.
+    Seq { items: Vec<Node>, flow: bool },
+    /// A mapping in source order; `flow` is true for `{a: b}`.
+    Map {
+        entries: Vec<(Node, Node)>,
+        flow: bool,
+    },
+}
+
+/// A YAML error with the place it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub message: String,
+    pub pos: Pos,
+}
+
+/// One document of a stream: its root node (None for an empty document).
+#[derive(Debug)]
+pub struct YamlDoc {
+    pub root: Option<Node>,
+    pub span: Span,
+}
+
+/// Maps saphyr's character indices to byte offsets.
+struct Offsets<'a> {
+    text: &'a str,
+    /// Byte offset of every character; empty for ASCII text, where the two are equal.
+    table: Vec<u32>,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(text: &'a str) -> Self {
+        let table = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(b, _)| b as u32).collect()
+        };
+        Offsets { text, table }
+    }
+
+    fn pos(&self, m: saphyr_parser::Marker) -> Pos {
+        let byte = if self.table.is_empty() {
+            m.index().min(self.text.len())
+        } else {
+            self.table
+                .get(m.index())
+                .map(|b| *b as usize)
+                .unwrap_or(self.text.len())
+        };
+        Pos {
+            byte,
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    }
+
+    fn span(&self, s: RawSpan) -> Span {
+        Span {
+            start: self.pos(s.start),
+            end: self.pos(s.end),
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        start: Pos,
+        flow: bool,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: Pos,
+        flow: bool,
+        anchor: usize,
+    },
+}
+
+/// Parses a whole YAML stream. Each document is returned, or the first error of the stream:
+/// after a syntax error a YAML parser cannot know where the next document starts.
+pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
+    let offsets = Offsets::new(text);
+    let mut parser = Parser::new_from_str(text);
+    let mut docs = Vec::new();
+    let mut builder = Builder::default();
+    let mut doc_start = Pos::default();
+    loop {
+        let (event, raw) = match parser.next_event() {
+            None => break,
+            Some(Ok(ev)) => ev,
+            Some(Err(e)) => {
+                let err = YamlError {
+                    message: e.info().to_string(),
+                    pos: offsets.pos(*e.marker()),
+                };
+                return Err((docs, err));
+            }
+        };
+        let span = offsets.span(raw);
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => {
+                builder = Builder::default();
+                doc_start = span.start;
+            }
+            Event::DocumentEnd => {
+                let root = builder.root.take();
+                docs.push(YamlDoc {
+                    root,
+                    span: Span {
+                        start: doc_start,
+                        end: span.end,
+                    },
+                });
+            }
+            other => {
+                if let Err(message) = builder.event(other, span, text) {
+                    return Err((
+                        docs,
+                        YamlError {
+                            message,
+                            pos: span.start,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    Ok(docs)
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: Span, text: &str) -> Result<(), String> {
+        match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                let node = Node {
+                    span,
+                    data: NodeData::Scalar {
+                        value: value.into_owned(),
+                        style,
+                        tag: tag.map(|t| t.suffix.clone()),
+                    },
+                };
+                self.count(1)?;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, (node.clone(), 1));
+                }
+                self.push(node)
+            }
+            Event::Alias(id) => {
+                let (node, size) = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| "alias refers to an unknown anchor".to_string())?;
+                self.count(size)?;
+                self.push(node)
+            }
+            Event::SequenceStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+                }
+                let flow = text.as_bytes().get(span.start.byte) == Some(&b'[');
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    start: span.start,
+                    flow,
+                    anchor,
+                });
+                Ok(())
+            }
+            Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+                }
+                let flow = text.as_bytes().get(span.start.byte) == Some(&b'{');
+                self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    start: span.start,
+                    flow,
+                    anchor,
+                });
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = self.stack.pop().ok_or("unbalanced collection end")?;
+                let (node, anchor) = match frame {
+                    Frame::Seq {
+                        items,
+                        start,
+                        flow,
+                        anchor,
+                    } => {
+                        let end =
+                            collection_end(flow, start, span, items.last().map(|n| n.span.end));
+                        (
+                            Node {
+                                span: Span { start, end },
+                                data: NodeData::Seq { items, flow },
+                            },
+                            anchor,
+                        )
+                    }
+                    Frame::Map {
+                        entries,
+                        start,
+                        flow,
+                        anchor,
+                        ..
+                    } => {
+                        let end = collection_end(
+                            flow,
+                            start,
+                            span,
+                            entries.last().map(|(_, v)| v.span.end),
+                        );
+                        (
+                            Node {
+                                span: Span { start, end },
+                                data: NodeData::Map { entries, flow },
+                            },
+                            anchor,
+                        )
+                    }
+                };
+                self.count(1)?;
+                if anchor > 0 {
+                    let size = node_count(&node);
+                    self.anchors.insert(anchor, (node.clone(), size));
+                }
+                self.push(node)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), String> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            Err(format!(
+                "document expands to more than {MAX_NODES} nodes (an alias bomb?)"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn push(&mut self, node: Node) -> Result<(), String> {
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    if !matches!(node.data, NodeData::Scalar { .. }) {
+                        return Err("a mapping or list used as a mapping key: Kubernetes needs string keys (an unquoted {{ }} template?)".into());
+                    }
+                    let name = key_text(&node);
+                    if entries.iter().any(|(k, _)| key_text(k) == name) {
+                        return Err(format!("duplicate mapping key \"{name}\""));
+                    }
+                    *key = Some(node);
+                    Ok(())
+                }
+                Some(k) => {
+                    entries.push((k, node));
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// Flow collections end after their closing bracket; block collections at their last child
+/// (their end event sits at the next token, possibly lines later).
+fn collection_end(flow: bool, start: Pos, end_event: Span, last_child: Option<Pos>) -> Pos {
+    if flow {
+        end_event.end
+    } else {
+        last_child.unwrap_or(start)
+    }
+}
+
+fn node_count(node: &Node) -> usize {
+    let mut count = 0;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        count += 1;
+        match &n.data {
+            NodeData::Scalar { .. } => {}
+            NodeData::Seq { items, .. } => stack.extend(items.iter()),
+            NodeData::Map { entries, .. } => {
+                for (k, v) in entries {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+        }
+    }
+    count
+}
+
+/// The text a mapping key stands for (keys that are collections are rendered as JSON).
+pub fn key_text(node: &Node) -> String {
+    match &node.data {
+        NodeData::Scalar { value, .. } => value.clone(),
+        _ => to_json(node).to_string(),
+    }
+}
+
+impl Node {
+    /// The value under `key` when this node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The key and value nodes under `key` when this node is a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        match &self.data {
+            NodeData::Map { entries, .. } => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.data, NodeData::Scalar { value, .. } if value == key))
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    /// The node at an RFC 6901 JSON pointer, or the deepest node on the way there together with
+    /// the part of the pointer that was not found.
+    pub fn locate<'a>(&'a self, pointer: &str) -> (&'a Node, bool) {
+        let mut node = self;
+        if pointer.is_empty() {
+            return (node, true);
+        }
+        for raw in pointer.split('/').skip(1) {
+            let part = raw.replace("~1", "/").replace("~0", "~");
+            let next = match &node.data {
+                NodeData::Map { .. } => node.get(&part),
+                NodeData::Seq { items, .. } => {
+                    part.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
+                NodeData::Scalar { .. } => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return (node, false),
+            }
+        }
+        (node, true)
+    }
+
+    /// The span of the key naming the last part of `pointer`, when that part is a mapping key.
+    pub fn key_span(&self, pointer: &str) -> Option<Span> {
+        let (parent, last) = pointer.rsplit_once('/')?;
+        let (parent, found) = self.locate(parent);
+        if !found {
+            return None;
+        }
+        let last = last.replace("~1", "/").replace("~0", "~");
+        parent.entry(&last).map(|(k, _)| k.span)
+    }
+}
+
+/// Converts a node to JSON with the YAML 1.2 core schema (the schema Kubernetes' decoders
+/// agree with for the fields rollout-guard reads).
+pub fn to_json(node: &Node) -> Value {
+    match &node.data {
+        NodeData::Scalar { value, style, tag } => scalar_to_json(value, *style, tag.as_deref()),
+        NodeData::Seq { items, .. } => Value::Array(items.iter().map(to_json).collect()),
+        NodeData::Map { entries, .. } => {
+            let mut map = Map::with_capacity(entries.len());
+            for (k, v) in entries {
+                map.insert(key_text(k), to_json(v));
+            }
+            Value::Object(map)
+        }
+    }
+}
+
+fn scalar_to_json(value: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
+    match tag {
+        Some("str") => return Value::String(value.to_string()),
+        Some("int") | Some("float") | Some("bool") | Some("null") | None => {}
+        Some(_) => return Value::String(value.to_string()),
+    }
+    if style != ScalarStyle::Plain {
+        return Value::String(value.to_string());
+    }
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Some(n) = parse_int(value) {
+        return Value::Number(n.into());
+    }
+    if let Some(f) = parse_float(value) {
+        if let Some(n) = Number::from_f64(f) {
+            return Value::Number(n);
+        }
+        return Value::String(value.to_string());
+    }
+    Value::String(value.to_string())
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let magnitude = if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if let Some(oct) = digits.strip_prefix("0o") {
+        i64::from_str_radix(oct, 8).ok()?
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()?
+    } else {
+        return None;
+    };
+    Some(if neg { -magnitude } else { magnitude })
+}
+
+fn parse_float(s: &str) -> Option<f64> {
+    let body = s.trim_start_matches(['-', '+']);
+    if body.is_empty() {
+        return None;
+    }
+    // Only the core schema's number shapes: no "inf", "nan" words, no hex floats.
+    let ok = body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && body
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && body.bytes().any(|b| b.is_ascii_digit());
+    if ok {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        parse_stream(text).unwrap().remove(0).root.unwrap()
+    }
+
+    #[test]
+    fn positions_are_lines_columns_and_bytes() {
+        let root = one("a:\n  b: 1\n  c: [x, y]\n");
+        let (b, found) = root.locate("/a/b");
+        assert!(found);
+        assert_eq!((b.span.start.line, b.span.start.column), (2, 6));
+        let (c, _) = root.locate("/a/c/1");
+        assert_eq!((c.span.start.line, c.span.start.column), (3, 10));
+        assert!(matches!(
+            root.locate("/a/c").0.data,
+            NodeData::Seq { flow: true, .. }
+        ));
+        let (parent, found) = root.locate("/a/missing");
+        assert!(!found);
+        assert_eq!(parent.span.start.line, 2);
+    }
+
+    #[test]
+    fn multibyte_text_gets_byte_offsets() {
+        let text = "é: ü\nk: v\n";
+        let root = one(text);
+        let (k, _) = root.locate("/k");
+        assert_eq!(&text[k.span.start.byte..k.span.end.byte], "v");
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let v = to_json(&one(
+            "a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: 1m\ng: !!str 2\n",
+        ));
+        assert_eq!(
+            v,
+            serde_json::json!({"a":1,"b":"1","c":true,"d":null,"e":1.5,"f":"1m","g":"2"})
+        );
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_stream(&text).unwrap_err().1;
+        assert!(err.message.contains("alias"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(100_000);
+        let err = parse_stream(&text).unwrap_err().1;
+        assert!(
+            err.message.contains("nesting") || err.message.contains("recursion"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_stream("a: 1\na: 2\n").unwrap_err().1;
+        assert!(err.message.contains("duplicate"));
+        assert_eq!(err.pos.line, 2);
+    }
+}

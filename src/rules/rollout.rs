@@ -1,0 +1,395 @@
+//! Rules for Rollouts: strategy and steps, and the analysis templates they reference.
+
+use super::catalog::*;
+use super::Sink;
+use crate::catalog::{scalar_text, Catalog};
+use crate::check::{duration, promql};
+use crate::manifest::Object;
+use serde_json::Value;
+
+/// Step actions; a step needs at least one.
+const STEP_KINDS: &[&str] = &[
+    "setWeight",
+    "pause",
+    "experiment",
+    "analysis",
+    "setCanaryScale",
+    "setHeaderRoute",
+    "setMirrorRoute",
+    "plugin",
+];
+/// The actions Argo allows only one of per step (`setCanaryScale` and the route steps may
+/// accompany one of them, as in Argo's own APISIX example).
+const EXCLUSIVE_STEP_KINDS: &[&str] = &["setWeight", "pause", "experiment", "analysis", "plugin"];
+
+/// Runs every Rollout rule.
+pub(super) fn check(obj: &Object, catalog: &Catalog, out: &mut Sink) {
+    rg204_invalid_strategy(&obj.value, out);
+    rg203_invalid_steps(&obj.value, out);
+    for group in analysis_groups(&obj.value) {
+        check_references(obj, &group, catalog, out);
+    }
+}
+
+/// Where a Rollout runs analysis, and whether the rollout waits for it to finish.
+pub(crate) struct AnalysisGroup<'a> {
+    pub at: String,
+    pub value: &'a Value,
+    pub blocking: bool,
+}
+
+/// Every analysis block of a Rollout: background, steps, and blue-green pre/post promotion.
+pub(crate) fn analysis_groups(rollout: &Value) -> Vec<AnalysisGroup<'_>> {
+    let mut groups = Vec::new();
+    let canary = rollout.pointer("/spec/strategy/canary");
+    if let Some(v) = canary
+        .and_then(|c| c.get("analysis"))
+        .filter(|v| v.is_object())
+    {
+        groups.push(AnalysisGroup {
+            at: "/spec/strategy/canary/analysis".into(),
+            value: v,
+            blocking: false,
+        });
+    }
+    if let Some(steps) = canary
+        .and_then(|c| c.get("steps"))
+        .and_then(Value::as_array)
+    {
+        for (i, step) in steps.iter().enumerate() {
+            if let Some(v) = step.get("analysis").filter(|v| v.is_object()) {
+                groups.push(AnalysisGroup {
+                    at: format!("/spec/strategy/canary/steps/{i}/analysis"),
+                    value: v,
+                    blocking: true,
+                });
+            }
+        }
+    }
+    for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
+        if let Some(v) = rollout
+            .pointer(&format!("/spec/strategy/blueGreen/{key}"))
+            .filter(|v| v.is_object())
+        {
+            groups.push(AnalysisGroup {
+                at: format!("/spec/strategy/blueGreen/{key}"),
+                value: v,
+                blocking: true,
+            });
+        }
+    }
+    groups
+}
+
+fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out: &mut Sink) {
+    let passed: Vec<(&str, Option<String>)> = group
+        .value
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    Some((
+                        x.get("name")?.as_str()?,
+                        x.get("value").and_then(scalar_text),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(templates) = group.value.get("templates").and_then(Value::as_array) else {
+        return;
+    };
+    for (j, t) in templates.iter().enumerate() {
+        let at = format!("{}/templates/{j}", group.at);
+        let Some(name) = t.get("templateName").and_then(Value::as_str) else {
+            continue;
+        };
+        let cluster = t
+            .get("clusterScope")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let Some(info) = catalog.template(cluster, &obj.namespace, name, &obj.origin) else {
+            // RG112
+            let kind = if cluster {
+                "ClusterAnalysisTemplate"
+            } else {
+                "AnalysisTemplate"
+            };
+            out.report(
+                &RG112,
+                at,
+                format!("{kind} \"{name}\" is not in the input or the shipped templates; if it is not in the cluster either, the analysis fails to start"),
+            );
+            continue;
+        };
+        // RG111
+        for arg in info.args.iter().filter(|a| a.required) {
+            if !passed.iter().any(|(n, _)| *n == arg.name) {
+                out.report(
+                    &RG111,
+                    &group.at,
+                    format!("template \"{name}\" requires argument \"{}\", which this analysis does not pass", arg.name),
+                );
+            }
+        }
+        // RG109
+        if group.blocking {
+            for m in info.metrics.iter().filter(|m| m.runs_forever) {
+                out.report(
+                    &RG109,
+                    &at,
+                    format!(
+                        "template \"{name}\" metric \"{}\" has an interval and no count, so this blocking analysis never completes",
+                        m.name
+                    ),
+                );
+            }
+        }
+        // RG102 with the values this Rollout passes: the template alone may parse, while a value
+        // passed here breaks its query.
+        let defaults = |n: &str| {
+            info.args
+                .iter()
+                .find(|a| a.name == n)
+                .and_then(|a| a.value.clone())
+        };
+        let with_passed = |n: &str| {
+            passed
+                .iter()
+                .find(|(p, _)| *p == n)
+                .and_then(|(_, v)| v.clone())
+                .or_else(|| defaults(n))
+        };
+        for m in &info.metrics {
+            let Some(query) = &m.query else { continue };
+            if promql::check(query, &defaults).is_ok() {
+                if let Err(problem) = promql::check(query, &with_passed) {
+                    out.report(
+                        &RG102,
+                        &group.at,
+                        format!(
+                            "with the arguments this Rollout passes, template \"{name}\" metric \"{}\" has an invalid query: {problem}",
+                            m.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn rg204_invalid_strategy(rollout: &Value, out: &mut Sink) {
+    let Some(strategy) = rollout.pointer("/spec/strategy").filter(|s| !s.is_null()) else {
+        return;
+    };
+    let canary = strategy.get("canary").filter(|v| !v.is_null());
+    let blue_green = strategy.get("blueGreen").filter(|v| !v.is_null());
+    match (canary, blue_green) {
+        (Some(_), Some(_)) => out.report(
+            &RG204,
+            "/spec/strategy",
+            "strategy sets both canary and blueGreen; a Rollout uses exactly one",
+        ),
+        (None, None) => out.report(
+            &RG204,
+            "/spec/strategy",
+            "strategy sets neither canary nor blueGreen; a Rollout uses exactly one",
+        ),
+        _ => {}
+    }
+    fn text<'a>(v: Option<&'a Value>, k: &str) -> Option<&'a str> {
+        v.and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+    if let (Some(c), Some(s)) = (text(canary, "canaryService"), text(canary, "stableService")) {
+        if c == s {
+            out.report(
+                &RG204,
+                "/spec/strategy/canary/canaryService",
+                format!("canaryService and stableService are both \"{c}\"; they must be different Services"),
+            );
+        }
+    }
+    if blue_green.is_some() {
+        match (text(blue_green, "activeService"), text(blue_green, "previewService")) {
+            (None, _) => out.report(
+                &RG204,
+                "/spec/strategy/blueGreen",
+                "blueGreen has no activeService; Argo requires one",
+            ),
+            (Some(a), Some(p)) if a == p => out.report(
+                &RG204,
+                "/spec/strategy/blueGreen/previewService",
+                format!("activeService and previewService are both \"{a}\"; they must be different Services"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn rg203_invalid_steps(rollout: &Value, out: &mut Sink) {
+    let Some(steps) = rollout
+        .pointer("/spec/strategy/canary/steps")
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    for (i, step) in steps.iter().enumerate() {
+        let at = format!("/spec/strategy/canary/steps/{i}");
+        let Some(map) = step.as_object() else {
+            out.report(&RG203, at, format!("step {i} is not a mapping"));
+            continue;
+        };
+        let kinds: Vec<&str> = map
+            .keys()
+            .map(String::as_str)
+            .filter(|k| EXCLUSIVE_STEP_KINDS.contains(k))
+            .collect();
+        if kinds.len() > 1 {
+            out.report(
+                &RG203,
+                &at,
+                format!(
+                    "step {i} sets {}; each step must do exactly one thing",
+                    kinds.join(" and ")
+                ),
+            );
+        } else if !map.keys().any(|k| STEP_KINDS.contains(&k.as_str())) {
+            out.report(
+                &RG203,
+                &at,
+                format!("step {i} sets no action (one of {})", STEP_KINDS.join(", ")),
+            );
+        }
+        if let Some(w) = map.get("setWeight") {
+            match w.as_i64() {
+                Some(w) if (0..=100).contains(&w) => {}
+                _ => out.report(
+                    &RG203,
+                    format!("{at}/setWeight"),
+                    format!("step {i}: setWeight {w} is not a whole number between 0 and 100"),
+                ),
+            }
+        }
+        if let Some(d) = map
+            .get("pause")
+            .and_then(|p| p.get("duration"))
+            .filter(|d| !d.is_null())
+        {
+            match duration::pause_seconds(d) {
+                Some(s) if s >= 0.0 => {}
+                _ => out.report(
+                    &RG203,
+                    format!("{at}/pause/duration"),
+                    format!("step {i}: pause duration {d} is neither whole seconds nor a Go duration such as 30s or 5m"),
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{findings, ids};
+
+    const TEMPLATE: &str = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: rate}\nspec:\n  args: [{name: svc}]\n  metrics:\n  - name: m\n    interval: 1m\n    failureLimit: 1\n    successCondition: result[0] > 0\n    provider: {prometheus: {address: 'http://p', query: 'sum(x{s=\"{{args.svc}}\"})'}}\n---\n";
+
+    fn rollout(strategy: &str) -> String {
+        format!("{TEMPLATE}apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: r}}\nspec:\n  strategy:\n{strategy}")
+    }
+
+    const GOOD: &str = "    canary:\n      canaryService: c\n      stableService: s\n      analysis:\n        templates: [{templateName: rate}]\n        args: [{name: svc, value: c}]\n      steps:\n      - setWeight: 20\n      - pause: {duration: 30}\n      - pause: {duration: 1m}\n";
+
+    #[test]
+    fn good_rollout_passes() {
+        assert!(
+            findings(&rollout(GOOD)).is_empty(),
+            "{:?}",
+            findings(&rollout(GOOD))
+        );
+    }
+
+    #[test]
+    fn rg109_forever_metric_in_a_step() {
+        let s = "    canary:\n      steps:\n      - analysis:\n          templates: [{templateName: rate}]\n          args: [{name: svc, value: c}]\n";
+        assert_eq!(ids(&rollout(s)), ["RG109"]);
+    }
+
+    #[test]
+    fn rg111_missing_argument() {
+        assert_eq!(
+            ids(&rollout(
+                &GOOD.replace("        args: [{name: svc, value: c}]\n", "")
+            )),
+            ["RG111"]
+        );
+    }
+
+    #[test]
+    fn rg112_unknown_template() {
+        assert_eq!(
+            ids(&rollout(
+                &GOOD.replace("templateName: rate", "templateName: nope")
+            )),
+            ["RG112"]
+        );
+        assert_eq!(
+            ids(&rollout(&GOOD.replace(
+                "{templateName: rate}",
+                "{templateName: rate, clusterScope: true}"
+            ))),
+            ["RG112"]
+        );
+    }
+
+    #[test]
+    fn rg102_with_passed_values() {
+        assert_eq!(
+            ids(&rollout(&GOOD.replace("value: c}", "value: 'a\"b'}"))),
+            ["RG102"]
+        );
+    }
+
+    #[test]
+    fn rg203_steps() {
+        assert_eq!(
+            ids(&rollout(&GOOD.replace("setWeight: 20", "setWeight: 120"))),
+            ["RG203"]
+        );
+        assert_eq!(
+            ids(&rollout(&GOOD.replace("duration: 30}", "duration: soon}"))),
+            ["RG203"]
+        );
+        assert_eq!(
+            ids(&rollout(
+                &GOOD.replace("- setWeight: 20", "- {setWeight: 20, pause: {}}")
+            )),
+            ["RG203"]
+        );
+    }
+
+    #[test]
+    fn rg204_strategy() {
+        assert_eq!(
+            ids(&rollout(
+                &GOOD.replace("canaryService: c", "canaryService: s")
+            )),
+            ["RG204"]
+        );
+        assert_eq!(
+            ids(&rollout(
+                "    blueGreen: {activeService: a, previewService: b}\n    canary: {}\n"
+            )),
+            ["RG204"]
+        );
+        assert_eq!(
+            ids(&rollout(
+                "    blueGreen: {activeService: a, previewService: a}\n"
+            )),
+            ["RG204"]
+        );
+        assert_eq!(ids(&rollout("    {}\n")), ["RG204"]);
+    }
+}

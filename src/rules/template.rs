@@ -1,0 +1,621 @@
+//! Rules for AnalysisTemplates and ClusterAnalysisTemplates: one function per rule, each
+//! looking at one metric (or the whole template) with its arguments' defaults substituted.
+
+use super::catalog::*;
+use super::Sink;
+use crate::catalog::scalar_text;
+use crate::check::{args, condition, duration, promql};
+use crate::manifest::Object;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Providers that decide success themselves, so conditions are optional for them.
+const SELF_JUDGING_PROVIDERS: &[&str] = &["job", "kayenta", "plugin"];
+
+/// An integer field that may be templated (`failureLimit: "{{args.limit}}"` is legal Argo).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IntField {
+    Absent,
+    Known(i64),
+    /// Templated with no known value, or not a number: nothing can be said.
+    Unknown,
+}
+
+/// One metric with what the rules need, arguments resolved where their defaults are known.
+struct Metric<'a> {
+    at: String,
+    name: &'a str,
+    value: &'a Value,
+    defaults: &'a HashMap<String, String>,
+    query_type: Option<promql::QueryType>,
+}
+
+impl<'a> Metric<'a> {
+    fn field(&self, key: &str) -> Option<&'a Value> {
+        self.value.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A string field with known arguments substituted; `None` when absent or still templated.
+    fn text(&self, key: &str) -> Option<String> {
+        let raw = scalar_text(self.field(key)?)?;
+        let resolved = args::substitute(&raw, |t| {
+            self.defaults
+                .get(t.name)
+                .cloned()
+                .unwrap_or_else(|| format!("{{{{args.{}}}}}", t.name))
+        });
+        (!args::is_templated(&resolved)).then(|| resolved.into_owned())
+    }
+
+    /// Like [`Metric::text`] for a field of another object inside the metric.
+    fn text_at(&self, parent: &Value, key: &str) -> Option<String> {
+        let raw = scalar_text(parent.get(key)?)?;
+        let resolved = args::substitute(&raw, |t| {
+            self.defaults
+                .get(t.name)
+                .cloned()
+                .unwrap_or_else(|| format!("{{{{args.{}}}}}", t.name))
+        });
+        (!args::is_templated(&resolved)).then(|| resolved.into_owned())
+    }
+
+    fn int(&self, key: &str) -> IntField {
+        match self.field(key) {
+            None => IntField::Absent,
+            Some(Value::Number(n)) => n.as_i64().map_or(IntField::Unknown, IntField::Known),
+            Some(Value::String(_)) => match self.text(key) {
+                // Argo's IntOrString.IntValue() reads a numeric string as its number.
+                Some(s) => s.trim().parse().map_or(IntField::Unknown, IntField::Known),
+                None => IntField::Unknown,
+            },
+            Some(_) => IntField::Unknown,
+        }
+    }
+
+    fn provider(&self) -> Option<&'a str> {
+        self.value
+            .get("provider")?
+            .as_object()?
+            .keys()
+            .next()
+            .map(String::as_str)
+    }
+
+    fn prometheus(&self) -> Option<&'a Value> {
+        self.value.pointer("/provider/prometheus")
+    }
+
+    fn ptr(&self, field: &str) -> String {
+        format!("{}/{}", self.at, field)
+    }
+}
+
+/// Runs every template rule.
+pub(super) fn check(obj: &Object, out: &mut Sink) {
+    let spec = obj.value.get("spec");
+    let declared: Vec<&str> = spec
+        .and_then(|s| s.get("args"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.get("name")?.as_str()).collect())
+        .unwrap_or_default();
+    let defaults: HashMap<String, String> = spec
+        .and_then(|s| s.get("args"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    Some((
+                        x.get("name")?.as_str()?.to_string(),
+                        scalar_text(x.get("value")?)?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(metrics) = spec
+        .and_then(|s| s.get("metrics"))
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    rg110_undeclared_arguments(&obj.value, &declared, out);
+    rg113_duplicate_metric_names(metrics, out);
+    for (i, value) in metrics.iter().enumerate() {
+        let mut m = Metric {
+            at: format!("/spec/metrics/{i}"),
+            name: value
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("(unnamed)"),
+            value,
+            defaults: &defaults,
+            query_type: None,
+        };
+        m.query_type = rg102_invalid_promql(&m, out);
+        rg101_missing_failure_limit(&m, out);
+        rg103_missing_condition(&m, out);
+        rg104_invalid_condition(&m, out);
+        rg105_unguarded_result_index(&m, out);
+        rg106_nan_unsafe_condition(&m, out);
+        rg107_invalid_duration(&m, out);
+        rg108_unworkable_limits(&m, out);
+        rg113_invalid_provider(&m, out);
+        rg114_unreachable_failure_limit(&m, out);
+    }
+}
+
+fn rg101_missing_failure_limit(m: &Metric, out: &mut Sink) {
+    if m.field("failureLimit").is_none() {
+        out.report(
+            &RG101,
+            &m.at,
+            format!(
+                "metric \"{}\" has no failureLimit: Argo defaults it to 0, so one failed measurement aborts the rollout",
+                m.name
+            ),
+        );
+    }
+}
+
+/// Returns the query's type when it parses, for the condition rules.
+fn rg102_invalid_promql(m: &Metric, out: &mut Sink) -> Option<promql::QueryType> {
+    let query = m.prometheus()?.get("query")?.as_str()?;
+    match promql::check(query, &|name| m.defaults.get(name).cloned()) {
+        Ok(t) => Some(t),
+        Err(problem) => {
+            out.report(
+                &RG102,
+                m.ptr("provider/prometheus/query"),
+                format!(
+                    "metric \"{}\": query is not valid PromQL: {problem}",
+                    m.name
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn rg103_missing_condition(m: &Metric, out: &mut Sink) {
+    let self_judging = m
+        .provider()
+        .is_some_and(|p| SELF_JUDGING_PROVIDERS.contains(&p));
+    if !self_judging
+        && m.field("successCondition").is_none()
+        && m.field("failureCondition").is_none()
+    {
+        out.report(
+            &RG103,
+            &m.at,
+            format!(
+                "metric \"{}\" has neither successCondition nor failureCondition: Argo counts every measurement as successful",
+                m.name
+            ),
+        );
+    }
+}
+
+/// Each condition the metric sets, with its pointer and text (unknown arguments as `1`).
+fn conditions<'a>(m: &'a Metric) -> impl Iterator<Item = (&'static str, String)> + 'a {
+    ["successCondition", "failureCondition"]
+        .into_iter()
+        .filter_map(move |key| {
+            let raw = m.field(key)?.as_str()?;
+            let text = args::substitute(raw, |t| {
+                m.defaults
+                    .get(t.name)
+                    .cloned()
+                    .unwrap_or_else(|| "1".into())
+            });
+            Some((key, text.into_owned()))
+        })
+}
+
+fn rg104_invalid_condition(m: &Metric, out: &mut Sink) {
+    for (key, text) in conditions(m) {
+        if let Some(err) = condition::syntax_error(&text) {
+            out.report(
+                &RG104,
+                m.ptr(key),
+                format!(
+                    "metric \"{}\": {key} is not a valid expression: {err}",
+                    m.name
+                ),
+            );
+        } else if m.query_type == Some(promql::QueryType::Scalar)
+            && condition::indexes_result(&text)
+        {
+            out.report(
+                &RG104,
+                m.ptr(key),
+                format!(
+                    "metric \"{}\": {key} indexes result, but the query returns a scalar, so result is a number: compare result directly",
+                    m.name
+                ),
+            );
+        }
+    }
+}
+
+fn rg105_unguarded_result_index(m: &Metric, out: &mut Sink) {
+    let Some(prom) = m.prometheus() else { return };
+    if m.query_type == Some(promql::QueryType::Scalar) {
+        return;
+    }
+    let query = prom
+        .get("query")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if query.replace(' ', "").contains("orvector(") {
+        return;
+    }
+    for (key, text) in conditions(m) {
+        if condition::indexes_result(&text) && !condition::guards_empty_result(&text) {
+            out.report(
+                &RG105,
+                m.ptr(key),
+                format!(
+                    "metric \"{}\": {key} reads result[0] without checking for an empty result; with no matching series the measurement errors",
+                    m.name
+                ),
+            );
+        }
+    }
+}
+
+fn rg106_nan_unsafe_condition(m: &Metric, out: &mut Sink) {
+    if m.field("successCondition").is_some() {
+        return;
+    }
+    if let Some(failure) = m.field("failureCondition").and_then(Value::as_str) {
+        if !condition::tests_nan(failure) {
+            out.report(
+                &RG106,
+                m.ptr("failureCondition"),
+                format!(
+                    "metric \"{}\" has only a failureCondition: a NaN result (no traffic) compares false and passes",
+                    m.name
+                ),
+            );
+        }
+    }
+}
+
+fn rg107_invalid_duration(m: &Metric, out: &mut Sink) {
+    for key in ["interval", "initialDelay"] {
+        if let Some(text) = m.text(key) {
+            if duration::go_seconds(&text).is_none() {
+                out.report(
+                    &RG107,
+                    m.ptr(key),
+                    format!(
+                        "metric \"{}\": {key} \"{text}\" is not a Go duration (write it with a unit: 30s, 5m, 1h)",
+                        m.name
+                    ),
+                );
+            }
+        }
+    }
+    if let IntField::Known(count) = m.int("count") {
+        if count > 1 && m.field("interval").is_none() {
+            out.report(
+                &RG107,
+                m.ptr("count"),
+                format!(
+                    "metric \"{}\": count {count} needs an interval between measurements",
+                    m.name
+                ),
+            );
+        }
+    }
+}
+
+fn rg108_unworkable_limits(m: &Metric, out: &mut Sink) {
+    let count = m.int("count");
+    let success = m.int("consecutiveSuccessLimit");
+    if let IntField::Known(f) = m.int("failureLimit") {
+        if f == -1
+            && !matches!(success, IntField::Known(s) if s > 0)
+            && success != IntField::Unknown
+        {
+            out.report(
+                &RG108,
+                m.ptr("failureLimit"),
+                format!(
+                    "metric \"{}\": failureLimit -1 (no failure limit) is only valid with consecutiveSuccessLimit > 0",
+                    m.name
+                ),
+            );
+        } else if f < -1 {
+            out.report(
+                &RG108,
+                m.ptr("failureLimit"),
+                format!("metric \"{}\": failureLimit {f} is negative", m.name),
+            );
+        }
+    }
+    for key in [
+        "inconclusiveLimit",
+        "consecutiveErrorLimit",
+        "consecutiveSuccessLimit",
+        "count",
+    ] {
+        if let IntField::Known(v) = m.int(key) {
+            if v < 0 {
+                out.report(
+                    &RG108,
+                    m.ptr(key),
+                    format!("metric \"{}\": {key} {v} is negative", m.name),
+                );
+            }
+        }
+    }
+    if let IntField::Known(c) = count {
+        for key in ["inconclusiveLimit", "consecutiveSuccessLimit"] {
+            if let IntField::Known(v) = m.int(key) {
+                if c > 0 && c < v {
+                    out.report(
+                        &RG108,
+                        m.ptr(key),
+                        format!(
+                            "metric \"{}\": {key} {v} can never be reached with count {c}",
+                            m.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn rg113_invalid_provider(m: &Metric, out: &mut Sink) {
+    let Some(prom) = m.prometheus() else { return };
+    if let Some(address) = m.text_at(prom, "address") {
+        let ok = ["http://", "https://"]
+            .iter()
+            .any(|p| address.len() > p.len() && address.starts_with(p) && !address.contains(' '));
+        if !ok {
+            out.report(
+                &RG113,
+                m.ptr("provider/prometheus/address"),
+                format!(
+                    "metric \"{}\": Prometheus address \"{address}\" is not an http(s) URL",
+                    m.name
+                ),
+            );
+        }
+    }
+    if let Some(t) = prom.get("timeout").and_then(Value::as_i64) {
+        if t < 0 {
+            out.report(
+                &RG113,
+                m.ptr("provider/prometheus/timeout"),
+                format!("metric \"{}\": Prometheus timeout {t} is negative", m.name),
+            );
+        }
+    }
+}
+
+fn rg113_duplicate_metric_names(metrics: &[Value], out: &mut Sink) {
+    let mut seen = HashMap::new();
+    for (i, m) in metrics.iter().enumerate() {
+        if let Some(name) = m.get("name").and_then(Value::as_str) {
+            if let Some(first) = seen.insert(name, i) {
+                out.report(
+                    &RG113,
+                    format!("/spec/metrics/{i}/name"),
+                    format!("metric name \"{name}\" is used twice (metrics {first} and {i}); Argo rejects the template"),
+                );
+            }
+        }
+    }
+}
+
+fn rg114_unreachable_failure_limit(m: &Metric, out: &mut Sink) {
+    if let (IntField::Known(count), IntField::Known(limit)) =
+        (m.int("count"), m.int("failureLimit"))
+    {
+        if count > 0 && limit >= 0 && limit >= count {
+            out.report(
+                &RG114,
+                m.ptr("failureLimit"),
+                format!(
+                    "metric \"{}\": failureLimit {limit} with count {count} can never trip (Argo fails only when failures exceed the limit)",
+                    m.name
+                ),
+            );
+        }
+    }
+}
+
+fn rg110_undeclared_arguments(template: &Value, declared: &[&str], out: &mut Sink) {
+    let Some(metrics) = template.pointer("/spec/metrics") else {
+        return;
+    };
+    let mut stack = vec![(metrics, String::from("/spec/metrics"))];
+    while let Some((v, at)) = stack.pop() {
+        match v {
+            Value::String(s) => {
+                for tag in args::tags(s) {
+                    if !declared.contains(&tag.name) {
+                        out.report(
+                            &RG110,
+                            &at,
+                            format!(
+                                "{{{{args.{}}}}} is used but \"{}\" is not declared in spec.args",
+                                tag.name, tag.name
+                            ),
+                        );
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate().rev() {
+                    stack.push((x, format!("{at}/{i}")));
+                }
+            }
+            Value::Object(map) => {
+                for (k, x) in map.iter().rev() {
+                    stack.push((
+                        x,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{findings, ids};
+
+    fn template(metric: &str) -> String {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {{name: t}}\nspec:\n  args:\n  - name: svc\n  - name: limit\n    value: \"2\"\n  metrics:\n{metric}"
+        )
+    }
+
+    const GOOD: &str = "  - name: ok\n    interval: 1m\n    count: 5\n    failureLimit: 2\n    successCondition: len(result) == 0 || result[0] >= 0.95\n    provider:\n      prometheus:\n        address: http://prometheus:9090\n        query: sum(rate(http{svc=\"{{args.svc}}\"}[5m]))\n";
+
+    #[test]
+    fn good_metric_passes_every_rule() {
+        assert!(
+            ids(&template(GOOD)).is_empty(),
+            "{:?}",
+            findings(&template(GOOD))
+        );
+    }
+
+    fn with(from: &str, to: &str) -> Vec<String> {
+        let t = template(&GOOD.replace(from, to));
+        ids(&t)
+    }
+
+    #[test]
+    fn rg101() {
+        assert_eq!(with("    failureLimit: 2\n", ""), ["RG101"]);
+        assert!(with("failureLimit: 2", "failureLimit: \"{{args.limit}}\"").is_empty());
+    }
+
+    #[test]
+    fn rg102() {
+        assert_eq!(with("[5m]))", "[5m])"), ["RG102"]);
+    }
+
+    #[test]
+    fn rg103() {
+        assert_eq!(
+            with(
+                "    successCondition: len(result) == 0 || result[0] >= 0.95\n",
+                ""
+            ),
+            ["RG103"]
+        );
+    }
+
+    #[test]
+    fn rg104() {
+        assert_eq!(with(">= 0.95", ">= >= 0.95"), ["RG104"]);
+    }
+
+    #[test]
+    fn rg104_scalar_indexed() {
+        let t = template(
+            &GOOD
+                .replace("query: sum(", "query: scalar(sum(")
+                .replace("[5m]))", "[5m])))")
+                .replace("len(result) == 0 || result[0] >= 0.95", "result[0] >= 0.95"),
+        );
+        assert_eq!(ids(&t), ["RG104"]);
+    }
+
+    #[test]
+    fn rg105() {
+        assert_eq!(
+            with("len(result) == 0 || result[0]", "result[0]"),
+            ["RG105"]
+        );
+        assert!(with("[5m]))\n", "[5m])) or vector(1)\n").is_empty());
+    }
+
+    #[test]
+    fn rg106() {
+        assert_eq!(
+            with(
+                "successCondition: len(result) == 0 || result[0] >= 0.95",
+                "failureCondition: len(result) > 0 && result[0] < 0.9"
+            ),
+            ["RG106"]
+        );
+        assert!(with(
+            "successCondition: len(result) == 0 || result[0] >= 0.95",
+            "failureCondition: len(result) > 0 && (isNaN(result[0]) || result[0] < 0.9)"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn rg107() {
+        assert_eq!(with("interval: 1m", "interval: \"60\""), ["RG107"]);
+        assert_eq!(with("    interval: 1m\n", ""), ["RG107"]);
+        assert!(with("interval: 1m", "interval: \"{{args.svc}}\"").is_empty());
+    }
+
+    #[test]
+    fn rg108() {
+        assert_eq!(with("failureLimit: 2", "failureLimit: -1"), ["RG108"]);
+        assert!(with(
+            "failureLimit: 2",
+            "failureLimit: -1\n    consecutiveSuccessLimit: 3"
+        )
+        .is_empty());
+        assert_eq!(
+            with(
+                "failureLimit: 2",
+                "failureLimit: 2\n    inconclusiveLimit: -2"
+            ),
+            ["RG108"]
+        );
+        assert_eq!(
+            with(
+                "failureLimit: 2",
+                "failureLimit: 2\n    consecutiveSuccessLimit: 9"
+            ),
+            ["RG108"]
+        );
+    }
+
+    #[test]
+    fn rg110() {
+        assert_eq!(with("{{args.svc}}", "{{ args.nope }}"), ["RG110"]);
+    }
+
+    #[test]
+    fn rg113() {
+        assert_eq!(with("http://prometheus:9090", "prometheus:9090"), ["RG113"]);
+        assert_eq!(
+            with(
+                "http://prometheus:9090\n",
+                "http://prometheus:9090\n        timeout: -5\n"
+            ),
+            ["RG113"]
+        );
+        let twice = template(&format!("{GOOD}{GOOD}"));
+        assert_eq!(ids(&twice), ["RG113"]);
+    }
+
+    #[test]
+    fn rg114() {
+        assert_eq!(with("failureLimit: 2", "failureLimit: 5"), ["RG114"]);
+        assert!(with("failureLimit: 2", "failureLimit: 4").is_empty());
+    }
+
+    #[test]
+    fn job_metrics_need_no_condition() {
+        let t =
+            template("  - name: j\n    failureLimit: 1\n    provider:\n      job: {spec: {}}\n");
+        assert!(ids(&t).is_empty());
+    }
+}
