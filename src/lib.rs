@@ -3,6 +3,7 @@
 //! bytes -> [`manifest`] -> [`engine::review`] -> a report, a patch or an AdmissionResponse.
 
 pub mod catalog;
+pub mod certs;
 pub mod check;
 pub mod engine;
 pub mod lint;
