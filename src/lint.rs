@@ -141,7 +141,8 @@ fn walk(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<ReadError>) {
         };
         if meta.is_dir() {
             walk(&path, sources, errors);
-        } else if is_manifest_name(name) && (meta.is_file() || path.is_file()) {
+        } else if is_manifest_name(name) && (meta.is_file() || meta.file_type().is_symlink()) {
+            // A link to a file is read through; a dangling one is reported by the open.
             read_file(&path, path.display().to_string(), sources, errors);
         }
     }

@@ -139,8 +139,14 @@ pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError
             None => break,
             Some(Ok(ev)) => ev,
             Some(Err(e)) => {
+                let message = match e.info() {
+                    "recursion limit exceeded" => {
+                        "nesting too deep (the YAML parser's recursion limit)".to_string()
+                    }
+                    other => other.to_string(),
+                };
                 let err = YamlError {
-                    message: e.info().to_string(),
+                    message,
                     pos: offsets.pos(*e.marker()),
                 };
                 return Err((docs, err));

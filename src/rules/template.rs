@@ -145,7 +145,11 @@ pub(super) fn check(obj: &Object, out: &mut Sink) {
 }
 
 fn rg101_missing_failure_limit(m: &Metric, out: &mut Sink) {
-    if m.field("failureLimit").is_none() {
+    // A metric measured once (no interval, count at most 1: a one-shot job, say) has only one
+    // sample; failureLimit 0 is then the only meaningful value, not an oversight.
+    let once = m.field("interval").is_none()
+        && matches!(m.int("count"), IntField::Absent | IntField::Known(..=1));
+    if m.field("failureLimit").is_none() && !once {
         out.report(
             &RG101,
             &m.at,
