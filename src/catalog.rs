@@ -99,13 +99,13 @@ pub fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// (cluster scope, namespace, name, origin)
-type Key = (bool, String, String, String);
+/// (cluster scope, name): the templates of that name, usually one.
+type Key = (bool, String);
 
 /// The lookup tables the engine reads.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    templates: HashMap<Key, TemplateInfo>,
+    templates: HashMap<Key, Vec<TemplateInfo>>,
     /// (namespace, rollout name) -> the Deployment its `workloadRef` names.
     workload_refs: HashMap<(String, String), String>,
 }
@@ -116,20 +116,13 @@ impl Catalog {
         match obj.kind {
             Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
                 let info = TemplateInfo::from_object(obj);
-                let ns = if info.cluster_scope {
-                    String::new()
-                } else {
-                    info.namespace.clone()
-                };
-                self.templates.insert(
-                    (
-                        info.cluster_scope,
-                        ns,
-                        info.name.clone(),
-                        info.origin.clone(),
-                    ),
-                    info,
-                );
+                let same = self
+                    .templates
+                    .entry((info.cluster_scope, info.name.clone()))
+                    .or_default();
+                // One entry per namespace and origin: a newer version replaces the older.
+                same.retain(|t| t.namespace != info.namespace || t.origin != info.origin);
+                same.push(info);
             }
             Kind::Rollout => {
                 let key = (obj.namespace.clone(), obj.name.clone());
@@ -149,17 +142,14 @@ impl Catalog {
     /// Forgets an object (a watch saw it deleted).
     pub fn remove(&mut self, kind: Kind, namespace: &str, name: &str) {
         match kind {
-            Kind::AnalysisTemplate => {
-                self.templates.remove(&(
-                    false,
-                    namespace.to_string(),
-                    name.to_string(),
-                    String::new(),
-                ));
-            }
-            Kind::ClusterAnalysisTemplate => {
-                self.templates
-                    .remove(&(true, String::new(), name.to_string(), String::new()));
+            Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
+                let key = (kind == Kind::ClusterAnalysisTemplate, name.to_string());
+                if let Some(same) = self.templates.get_mut(&key) {
+                    same.retain(|t| t.namespace != namespace);
+                    if same.is_empty() {
+                        self.templates.remove(&key);
+                    }
+                }
             }
             Kind::Rollout => {
                 self.workload_refs
@@ -190,8 +180,8 @@ impl Catalog {
             (shared, exact_ns)
         };
         self.templates
-            .values()
-            .filter(|t| t.cluster_scope == cluster_scope && t.name == name)
+            .get(&(cluster_scope, name.to_string()))?
+            .iter()
             .filter(|t| {
                 cluster_scope
                     || t.namespace == namespace
@@ -210,7 +200,7 @@ impl Catalog {
 
     /// How many templates and Rollout references it holds.
     pub fn len(&self) -> usize {
-        self.templates.len() + self.workload_refs.len()
+        self.templates.values().map(Vec::len).sum::<usize>() + self.workload_refs.len()
     }
 
     /// True when it holds nothing.

@@ -12,3 +12,8 @@ pub mod mutate;
 pub mod policy;
 pub mod report;
 pub mod rules;
+
+/// How many threads the CPU-bound passes use: the cores available, at most 8.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}

@@ -237,21 +237,26 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
         policy,
         catalog: &catalog,
     };
-    for p in &placed {
-        let review = engine::review(&p.object, &ctx);
-        for finding in review.findings {
-            let (line, column) = position(&p.node, &finding.pointer);
-            report.findings.push(Located {
-                file: sources[p.source].name.clone(),
-                line,
-                column,
-                kind: Some(p.object.kind),
-                namespace: p.object.namespace.clone(),
-                object: p.object.name.clone(),
-                finding,
-            });
-        }
-    }
+    // Reviews are independent and the engine is pure: spread them over the cores.
+    let chunk = placed.len().div_ceil(crate::threads()).max(64);
+    let located: Vec<Vec<Located>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = placed
+            .chunks(chunk)
+            .map(|part| {
+                let sources = &sources;
+                scope.spawn(move || {
+                    part.iter()
+                        .flat_map(|p| review_placed(p, sources, &ctx))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a review thread panicked"))
+            .collect()
+    });
+    report.findings.extend(located.into_iter().flatten());
     report.findings.sort_by(|a, b| {
         (&a.file, a.line, a.column, a.finding.rule.id).cmp(&(
             &b.file,
@@ -262,6 +267,25 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
     });
     report.sources = sources;
     report
+}
+
+fn review_placed(p: &Placed, sources: &[Source], ctx: &Context) -> Vec<Located> {
+    engine::review(&p.object, ctx)
+        .findings
+        .into_iter()
+        .map(|finding| {
+            let (line, column) = position(&p.node, &finding.pointer);
+            Located {
+                file: sources[p.source].name.clone(),
+                line,
+                column,
+                kind: Some(p.object.kind),
+                namespace: p.object.namespace.clone(),
+                object: p.object.name.clone(),
+                finding,
+            }
+        })
+        .collect()
 }
 
 /// The directory a source lives in, as a reference-resolution hint.

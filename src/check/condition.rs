@@ -3,9 +3,12 @@
 
 /// Compiles a condition with the expr-language parser; the error text is the parser's.
 pub fn syntax_error(condition: &str) -> Option<String> {
-    expr::compile(condition)
-        .err()
-        .map(|e| e.to_string().trim().replace('\n', " "))
+    static MEMO: super::memo::Memo<Option<String>> = super::memo::Memo::new();
+    MEMO.get_or(condition, || {
+        expr::compile(condition)
+            .err()
+            .map(|e| e.to_string().trim().replace('\n', " "))
+    })
 }
 
 /// The identifier-level tokens of a condition, strings removed, so that `"result[0]"` inside a

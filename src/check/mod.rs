@@ -4,4 +4,5 @@
 pub mod args;
 pub mod condition;
 pub mod duration;
+pub mod memo;
 pub mod promql;

@@ -101,18 +101,21 @@ fn parse_fixed(query: &str) -> Result<QueryType, QueryProblem> {
     if depth > MAX_NESTING {
         return Err(QueryProblem::TooDeep(depth));
     }
-    let fixed = rewrite(query);
-    match guarded_parse(&fixed) {
-        Err(QueryProblem::Invalid(msg)) if msg.contains("regex") => {
-            // The crate checks regexes with Rust's engine, which lacks some Go (RE2) syntax such
-            // as `\Q...\E`; Prometheus accepts those. Judge the rest of the query without them.
-            match guarded_parse(&blank_regexes(&fixed)) {
-                Ok(t) if regexes_valid_in_go(&fixed) => Ok(t),
-                _ => Err(QueryProblem::Invalid(msg)),
-            }
+    static MEMO: super::memo::Memo<Result<QueryType, QueryProblem>> = super::memo::Memo::new();
+    MEMO.get_or(query, || guarded_parse(&rewrite(query)?))
+}
+
+/// True when substituting these values could change the verdict of a query that parses with
+/// placeholders: a value inside a string literal cannot, unless it holds a quote, a backslash
+/// or a line break; a value anywhere else can.
+pub fn values_matter(query: &str, value: &dyn Fn(&str) -> Option<String>) -> bool {
+    args::tags(query).iter().any(|tag| match value(tag.name) {
+        None => false,
+        Some(v) => {
+            slot(query, tag.start, tag.end) != Slot::String
+                || v.contains(['"', '\'', '`', '\\', '\n', '\r'])
         }
-        other => other,
-    }
+    })
 }
 
 fn guarded_parse(query: &str) -> Result<QueryType, QueryProblem> {
@@ -185,92 +188,103 @@ fn slot(query: &str, start: usize, end: usize) -> Slot {
     Slot::Expression
 }
 
-/// Rewrites what the crate gets wrong: backtick strings holding a backslash become double-quoted
-/// strings, and `anchored`/`smoothed` used as names are renamed (they are keywords only behind
-/// a Prometheus feature flag).
-fn rewrite(query: &str) -> String {
+/// Rewrites what the crate gets wrong or does slowly, before it parses:
+/// - regex matchers are checked here with Go's syntax (`\Q...\E` included, which Rust's regex
+///   engine lacks) and, when the regex cannot match the empty string, turned into the equality
+///   matcher with the same emptiness, so the crate does not compile a regex per matcher (that
+///   compilation was half of all lint time);
+/// - backtick strings holding a backslash become double-quoted strings;
+/// - `anchored`/`smoothed` used as names are renamed (keywords only behind a feature flag).
+fn rewrite(query: &str) -> Result<String, QueryProblem> {
     let mut out = String::with_capacity(query.len());
     let mut lexer = Lexer::new(query);
     let mut last = 0;
+    // The byte offset of the `~` of a `=~` or `!~` that the next string belongs to.
+    let mut match_op: Option<usize> = None;
     while lexer.pos < query.len() {
         let at = lexer.pos;
-        match lexer.next_token() {
-            Token::String { end } if query.as_bytes()[at] == b'`' => {
-                out.push_str(&query[last..at]);
-                out.push('"');
-                for c in query[at + 1..end.saturating_sub(1).max(at + 1)].chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '"' => out.push_str("\\\""),
-                        c => out.push(c),
+        let token = lexer.next_token();
+        match token {
+            Token::String { end } => {
+                if let Some(tilde) = match_op.take() {
+                    let regex = unquote(&query[at..end]);
+                    match regex_syntax::Parser::new().parse(&go_quotes_to_rust(&regex)) {
+                        Err(e) => {
+                            let why = e.to_string();
+                            let why = why.lines().last().unwrap_or_default().trim().to_string();
+                            return Err(QueryProblem::Invalid(format!(
+                                "invalid regular expression \"{regex}\" in a label matcher: {why}"
+                            )));
+                        }
+                        Ok(hir) if hir.properties().minimum_len().is_some_and(|n| n > 0) => {
+                            out.push_str(&query[last..tilde]);
+                            // `=~` becomes `=`, `!~` becomes `!=`.
+                            if query.as_bytes()[tilde - 1] == b'!' {
+                                out.push('=');
+                            }
+                            last = tilde + 1;
+                        }
+                        Ok(_) => {}
                     }
                 }
-                out.push('"');
-                last = end;
+                if query.as_bytes()[at] == b'`' {
+                    out.push_str(&query[last..at]);
+                    out.push('"');
+                    for c in query[at + 1..end.saturating_sub(1).max(at + 1)].chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '"' => out.push_str("\\\""),
+                            c => out.push(c),
+                        }
+                    }
+                    out.push('"');
+                    last = end;
+                }
             }
+            Token::Char(b'~') if at > 0 && matches!(query.as_bytes()[at - 1], b'=' | b'!') => {
+                match_op = Some(at);
+            }
+            Token::Space => {}
             Token::Word { end } if matches!(&query[at..end], "anchored" | "smoothed") => {
+                match_op = None;
                 out.push_str(&query[last..at]);
                 out.push_str(&query[at..end]);
                 out.push_str("_rg");
                 last = end;
             }
-            _ => {}
+            _ => match_op = None,
         }
     }
     out.push_str(&query[last..]);
-    out
+    Ok(out)
 }
 
-/// Replaces the string after every `=~` and `!~` with `".*"`.
-fn blank_regexes(query: &str) -> String {
-    let mut out = String::with_capacity(query.len());
-    let mut lexer = Lexer::new(query);
-    let mut last = 0;
-    let mut after_match_op = false;
-    while lexer.pos < query.len() {
-        let at = lexer.pos;
-        let token = lexer.next_token();
-        match token {
-            Token::String { end } if after_match_op => {
-                out.push_str(&query[last..at]);
-                out.push_str("\".*\"");
-                last = end;
-                after_match_op = false;
-            }
-            Token::Char(b'~') => {
-                after_match_op = at > 0 && matches!(query.as_bytes()[at - 1], b'=' | b'!')
-            }
-            Token::Space => {}
-            _ => after_match_op = false,
+/// The text of a PromQL string literal (quotes removed, escapes resolved as Go does for the
+/// common cases; backtick strings are raw).
+fn unquote(literal: &str) -> String {
+    let quote = literal.chars().next().unwrap_or('"');
+    let body = literal
+        .get(1..literal.len().saturating_sub(1).max(1))
+        .unwrap_or_default();
+    if quote == '`' {
+        return body.to_string();
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
         }
     }
-    out.push_str(&query[last..]);
     out
-}
-
-/// Checks every regex matcher with Go's quoting (`\Q...\E`) turned into Rust escapes.
-fn regexes_valid_in_go(query: &str) -> bool {
-    let mut lexer = Lexer::new(query);
-    let mut after_match_op = false;
-    while lexer.pos < query.len() {
-        let at = lexer.pos;
-        match lexer.next_token() {
-            Token::String { end } if after_match_op => {
-                let body = &query[at + 1..end.saturating_sub(1).max(at + 1)];
-                let unescaped = body.replace("\\\\", "\\");
-                if regex::Regex::new(&go_quotes_to_rust(&unescaped)).is_err() {
-                    return false;
-                }
-                after_match_op = false;
-            }
-            Token::Char(b'~') => {
-                after_match_op = at > 0 && matches!(query.as_bytes()[at - 1], b'=' | b'!')
-            }
-            Token::Space => {}
-            _ => after_match_op = false,
-        }
-    }
-    true
 }
 
 /// `\Qa.b\E` (a literal run in Go's RE2) becomes `a\.b`.
@@ -284,7 +298,7 @@ fn go_quotes_to_rust(re: &str) -> String {
             Some(end) => (&after[..end], &after[end + 2..]),
             None => (after, ""),
         };
-        out.push_str(&regex::escape(literal));
+        out.push_str(&regex_syntax::escape(literal));
         rest = tail;
     }
     out.push_str(rest);

@@ -183,7 +183,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Parsed {
 /// Parses UTF-8 text into documents.
 pub fn parse_text(text: &str) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let (docs, error) = match yaml::parse_stream(text) {
+    let (docs, error) = match parse_stream(text) {
         Ok(docs) => (docs, None),
         Err((docs, e)) => (docs, Some(e)),
     };
@@ -210,6 +210,16 @@ pub fn parse_text(text: &str) -> Parsed {
             column: e.pos.column.max(1),
         }),
     }
+}
+
+/// Streams below this size are parsed on one thread; above it, on every core.
+const PARALLEL_PARSE_BYTES: usize = 512 * 1024;
+
+fn parse_stream(text: &str) -> Result<Vec<yaml::YamlDoc>, (Vec<yaml::YamlDoc>, yaml::YamlError)> {
+    if text.len() < PARALLEL_PARSE_BYTES {
+        return yaml::parse_stream(text);
+    }
+    yaml::parse_stream_parallel(text, crate::threads())
 }
 
 fn looks_like_helm(text: &str) -> bool {

@@ -72,6 +72,8 @@ pub struct YamlDoc {
 /// Maps saphyr's character indices to byte offsets.
 struct Offsets<'a> {
     text: &'a str,
+    /// Where `text` starts in the whole source, for a chunk of a larger stream.
+    base: Pos,
     /// Byte offset of every character; empty for ASCII text, where the two are equal.
     table: Vec<u32>,
 }
@@ -83,7 +85,15 @@ impl<'a> Offsets<'a> {
         } else {
             text.char_indices().map(|(b, _)| b as u32).collect()
         };
-        Offsets { text, table }
+        Offsets {
+            text,
+            base: Pos {
+                byte: 0,
+                line: 1,
+                column: 1,
+            },
+            table,
+        }
     }
 
     fn pos(&self, m: saphyr_parser::Marker) -> Pos {
@@ -96,8 +106,8 @@ impl<'a> Offsets<'a> {
                 .unwrap_or(self.text.len())
         };
         Pos {
-            byte,
-            line: m.line(),
+            byte: byte + self.base.byte,
+            line: m.line() + self.base.line - 1,
             column: m.col() + 1,
         }
     }
@@ -129,7 +139,102 @@ enum Frame {
 /// Parses a whole YAML stream. Each document is returned, or the first error of the stream:
 /// after a syntax error a YAML parser cannot know where the next document starts.
 pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
-    let offsets = Offsets::new(text);
+    parse_chunk(
+        text,
+        Pos {
+            byte: 0,
+            line: 1,
+            column: 1,
+        },
+    )
+}
+
+/// Parses a stream in pieces on several threads. A line that starts with `---` always starts a
+/// new document (the YAML spec ends any scalar there), so the stream is cut at such lines and
+/// positions are shifted back to the whole text. The result is the same as [`parse_stream`]:
+/// documents up to the first error, and that error.
+pub fn parse_stream_parallel(
+    text: &str,
+    threads: usize,
+) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
+    let cuts = document_cuts(text, threads);
+    if cuts.len() <= 1 {
+        return parse_stream(text);
+    }
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .iter()
+            .map(|&(start, line)| {
+                let end = cuts
+                    .iter()
+                    .map(|c| c.0)
+                    .find(|&c| c > start)
+                    .unwrap_or(text.len());
+                let chunk = &text[start..end];
+                scope.spawn(move || {
+                    parse_chunk(
+                        chunk,
+                        Pos {
+                            byte: start,
+                            line,
+                            column: 1,
+                        },
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    let mut docs = Vec::new();
+    for result in results {
+        match result {
+            Ok(Ok(mut d)) => docs.append(&mut d),
+            Ok(Err((mut d, e))) => {
+                docs.append(&mut d);
+                return Err((docs, e));
+            }
+            Err(_) => {
+                return Err((
+                    docs,
+                    YamlError {
+                        message: "internal error: the YAML parser failed".into(),
+                        pos: Pos::default(),
+                    },
+                ))
+            }
+        }
+    }
+    Ok(docs)
+}
+
+/// Byte offsets (and line numbers) where the stream may be cut into about `parts` pieces.
+fn document_cuts(text: &str, parts: usize) -> Vec<(usize, usize)> {
+    let mut cuts = vec![(0, 1)];
+    if parts < 2 {
+        return cuts;
+    }
+    let step = text.len() / parts;
+    let mut line = 1;
+    let mut at = 0;
+    for l in text.split_inclusive('\n') {
+        let next_target = cuts.len() * step;
+        if at >= next_target && at > 0 && cuts.len() < parts && is_document_start(l) {
+            cuts.push((at, line));
+        }
+        at += l.len();
+        line += 1;
+    }
+    cuts
+}
+
+fn is_document_start(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n', '\r']))
+}
+
+fn parse_chunk(text: &str, base: Pos) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
+    let mut offsets = Offsets::new(text);
+    offsets.base = base;
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut builder = Builder::default();
@@ -325,9 +430,11 @@ impl Builder {
                     if !matches!(node.data, NodeData::Scalar { .. }) {
                         return Err("a mapping or list used as a mapping key: Kubernetes needs string keys (an unquoted {{ }} template?)".into());
                     }
-                    let name = key_text(&node);
-                    if entries.iter().any(|(k, _)| key_text(k) == name) {
-                        return Err(format!("duplicate mapping key \"{name}\""));
+                    if let NodeData::Scalar { value: name, .. } = &node.data {
+                        let same = |k: &Node| matches!(&k.data, NodeData::Scalar { value, .. } if value == name);
+                        if entries.iter().any(|(k, _)| same(k)) {
+                            return Err(format!("duplicate mapping key \"{name}\""));
+                        }
                     }
                     *key = Some(node);
                     Ok(())
@@ -579,6 +686,28 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn parallel_parse_gives_the_same_documents_and_positions() {
+        let mut text = String::new();
+        for i in 0..50 {
+            text.push_str(&format!(
+                "---\nname: d{i}\nbody: |\n  line\n  é\nlist: [a, b]\n"
+            ));
+        }
+        let one = parse_stream(&text).unwrap();
+        let many = parse_stream_parallel(&text, 4).unwrap();
+        assert_eq!(one.len(), many.len());
+        for (a, b) in one.iter().zip(&many) {
+            let (a, b) = (a.root.as_ref().unwrap(), b.root.as_ref().unwrap());
+            assert_eq!(to_json(a), to_json(b));
+            assert_eq!(a.locate("/list/1").0.span, b.locate("/list/1").0.span);
+        }
+        let bad = format!("{text}---\na: [\n");
+        let (docs, err) = parse_stream_parallel(&bad, 4).unwrap_err();
+        assert_eq!(docs.len(), 50);
+        assert_eq!(err, parse_stream(&bad).unwrap_err().1);
     }
 
     #[test]

@@ -163,7 +163,8 @@ fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out:
         };
         for m in &info.metrics {
             let Some(query) = &m.query else { continue };
-            if promql::check(query, &defaults).is_ok() {
+            if promql::values_matter(query, &with_passed) && promql::check(query, &defaults).is_ok()
+            {
                 if let Err(problem) = promql::check(query, &with_passed) {
                     out.report(
                         &RG102,
