@@ -214,15 +214,13 @@ fn document_cuts(text: &str, parts: usize) -> Vec<(usize, usize)> {
         return cuts;
     }
     let step = text.len() / parts;
-    let mut line = 1;
     let mut at = 0;
-    for l in text.split_inclusive('\n') {
+    for (line, l) in (1..).zip(text.split_inclusive('\n')) {
         let next_target = cuts.len() * step;
         if at >= next_target && at > 0 && cuts.len() < parts && is_document_start(l) {
             cuts.push((at, line));
         }
         at += l.len();
-        line += 1;
     }
     cuts
 }
