@@ -2,6 +2,7 @@
 //! AnalysisTemplates with PromQL). Run with `cargo bench --bench lint`. It prints:
 //! - documents per second for the whole `rollout-guard lint` process (target: >= 20,000/s);
 //! - lint time in-process against the time spent only parsing the same YAML (target: <= 2x).
+//!
 //! Every query and condition differs, so no cache of repeated expressions helps here.
 
 use rollout_guard::{lint, manifest, policy::Policy};
