@@ -9,6 +9,11 @@ use rollout_guard::rules::{self, Severity};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+// The linter allocates many small values per document; mimalloc halves the time glibc's
+// allocator and its page faults took in the 10,000-document benchmark.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Make Argo Rollouts progressive delivery safe by default: lint manifests, inject default canary
 /// steps and analysis, and serve the same policy as an admission webhook.
 #[derive(Parser)]
@@ -126,7 +131,11 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let failing = report.count(Severity::Deny) > 0 || (args.strict && !report.findings.is_empty());
-    Ok(if !report.read_errors.is_empty() {
+    let unreadable = !report.read_errors.is_empty();
+    // Freeing every document of a large run one by one costs more than the rest of the exit;
+    // the process ends here, so the memory goes back to the system anyway.
+    std::mem::forget(report);
+    Ok(if unreadable {
         ExitCode::from(2)
     } else if failing && !args.exit_zero {
         ExitCode::from(1)
