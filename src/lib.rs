@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod certs;
+pub mod certs_cli;
 pub mod check;
 pub mod engine;
 pub mod lint;

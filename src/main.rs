@@ -33,6 +33,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: RulesFormat,
     },
+    /// Write a CA and a serving certificate for the webhook's Service; print the caBundle.
+    Certs(rollout_guard::certs_cli::CertsArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,6 +87,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Lint(args) => run_lint(args),
+        Command::Certs(args) => {
+            let written = rollout_guard::certs_cli::run(&args)?;
+            for f in &written.files {
+                eprintln!("wrote {}", f.display());
+            }
+            print(&format!("{}\n", written.ca_bundle))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rules { format } => {
             let out = match format {
                 RulesFormat::Json => format!("{}\n", serde_json::to_string_pretty(rules::ALL)?),

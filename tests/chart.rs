@@ -1,0 +1,900 @@
+//! The Helm chart through a real `helm` (`HELM`, or `helm` on PATH; `.ci/install-helm` installs
+//! one): lint, render in every TLS mode, and check the rendered objects: the webhook
+//! configurations, the certificates (with openssl), RBAC, the Deployment, the policy and the
+//! templates from `policies/`, the values schema, and `rollout-guard lint` over the result.
+
+mod support;
+
+use rollout_guard::certs::service_names;
+use rollout_guard::manifest::yaml;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use support::{b64, bin, dns_sans, repo, temp_dir, verifies_for_host};
+
+const RELEASE: &str = "rg";
+const NAMESPACE: &str = "guard-system";
+/// The Service name the chart derives from the release name.
+const SERVICE: &str = "rg-rollout-guard";
+
+fn helm_path() -> PathBuf {
+    if let Some(h) = std::env::var_os("HELM").filter(|h| !h.is_empty()) {
+        let h = PathBuf::from(h);
+        assert!(h.exists(), "HELM={} does not exist", h.display());
+        return h;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("helm"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "helm not found: the chart tests need a real helm. Run `export HELM=$(.ci/install-helm)` \
+                 (or put helm on PATH) and run the tests again"
+            )
+        })
+}
+
+fn helm(args: &[&str]) -> std::process::Output {
+    Command::new(helm_path()).args(args).output().unwrap()
+}
+
+fn chart() -> String {
+    repo().join("charts/rollout-guard").display().to_string()
+}
+
+/// `helm template` of the chart with `args`; `Err(stderr)` when helm refuses.
+fn try_render(args: &[&str]) -> Result<Vec<Value>, String> {
+    try_render_chart(&chart(), args)
+}
+
+fn try_render_chart(chart: &str, args: &[&str]) -> Result<Vec<Value>, String> {
+    let out = helm(
+        &[
+            &["template", RELEASE, chart, "--namespace", NAMESPACE],
+            args,
+        ]
+        .concat(),
+    );
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(parse_stream(&String::from_utf8(out.stdout).unwrap()))
+}
+
+fn render(args: &[&str]) -> Vec<Value> {
+    try_render(args).unwrap_or_else(|e| panic!("helm template {args:?} failed:\n{e}"))
+}
+
+/// Parses YAML documents with the crate's own loader.
+fn parse_stream(text: &str) -> Vec<Value> {
+    yaml::parse_stream(text)
+        .unwrap_or_else(|(_, e)| panic!("rendered YAML does not parse: {e:?}\n{text}"))
+        .into_iter()
+        .filter_map(|d| d.root)
+        .map(|n| yaml::to_json(&n))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn all<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    let found = all(docs, kind);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one {kind}, found {}",
+        found.len()
+    );
+    found[0]
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The only webhook of a webhook configuration.
+fn webhook<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    let hooks = one(docs, kind)["webhooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 1);
+    &hooks[0]
+}
+
+fn container(docs: &[Value]) -> &Value {
+    let containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(containers.len(), 1);
+    &containers[0]
+}
+
+fn args(docs: &[Value]) -> Vec<String> {
+    strings(&container(docs)["args"])
+}
+
+/// The value of `--flag=value` among the container's arguments.
+fn flag(docs: &[Value], name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    args(docs)
+        .iter()
+        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+}
+
+/// The Secret volume the serving certificate is mounted from, and where `--tls-cert` points.
+fn mounted_tls_secret(docs: &[Value]) -> String {
+    let pod = &one(docs, "Deployment")["spec"]["template"]["spec"];
+    let cert = flag(docs, "--tls-cert").expect("--tls-cert");
+    let key = flag(docs, "--tls-key").expect("--tls-key");
+    let mount = container(docs)["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| cert.starts_with(m["mountPath"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("--tls-cert {cert} is not in a mounted volume"));
+    let dir = mount["mountPath"].as_str().unwrap();
+    assert_eq!(cert, format!("{dir}/tls.crt"));
+    assert_eq!(key, format!("{dir}/tls.key"));
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    volume["secret"]["secretName"].as_str().unwrap().to_string()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn rules_of(hook: &Value) -> Vec<(String, String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    for rule in hook["rules"].as_array().unwrap() {
+        for g in strings(&rule["apiGroups"]) {
+            for v in strings(&rule["apiVersions"]) {
+                for r in strings(&rule["resources"]) {
+                    out.push((g.clone(), v.clone(), r, strings(&rule["operations"])));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Checks what every webhook must have, whatever the values.
+fn check_webhook(docs: &[Value], kind: &str, path: &str) {
+    let hook = webhook(docs, kind);
+    let ops = vec!["CREATE".to_string(), "UPDATE".to_string()];
+    let mut expected: Vec<_> = [
+        ("apps", "v1", "deployments"),
+        ("argoproj.io", "v1alpha1", "analysistemplates"),
+        ("argoproj.io", "v1alpha1", "clusteranalysistemplates"),
+        ("argoproj.io", "v1alpha1", "rollouts"),
+    ]
+    .iter()
+    .map(|(g, v, r)| (g.to_string(), v.to_string(), r.to_string(), ops.clone()))
+    .collect();
+    expected.sort();
+    assert_eq!(rules_of(hook), expected, "{kind} rules");
+    assert_eq!(hook["sideEffects"], "None");
+    assert_eq!(hook["admissionReviewVersions"], json!(["v1"]));
+    let service = &hook["clientConfig"]["service"];
+    assert_eq!(service["path"], path);
+    assert_eq!(service["namespace"], NAMESPACE);
+    // The webhook calls the chart's Service, on a port that reaches the container's TLS port.
+    let svc = one(docs, "Service");
+    assert_eq!(service["name"], svc["metadata"]["name"]);
+    assert_eq!(svc["metadata"]["namespace"], NAMESPACE);
+    let port = svc["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["port"] == service["port"])
+        .expect("the webhook's port is a Service port");
+    let container_port = container(docs)["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == port["targetPort"])
+        .expect("the Service port targets a named container port");
+    let addr = flag(docs, "--addr").unwrap();
+    assert_eq!(
+        addr.rsplit(':').next().unwrap(),
+        container_port["containerPort"].to_string(),
+        "serve --addr listens on the port the Service sends to"
+    );
+    // Never the kube-system or the release namespace, whatever else is selected.
+    let excluded = excluded_namespaces(hook);
+    for ns in ["kube-system", NAMESPACE] {
+        assert!(
+            excluded.contains(&ns.to_string()),
+            "{kind} must leave out {ns}"
+        );
+    }
+}
+
+fn excluded_namespaces(hook: &Value) -> Vec<String> {
+    let exprs = hook["namespaceSelector"]["matchExpressions"]
+        .as_array()
+        .unwrap();
+    let not_in = exprs
+        .iter()
+        .find(|e| e["key"] == "kubernetes.io/metadata.name" && e["operator"] == "NotIn")
+        .expect("a NotIn kubernetes.io/metadata.name expression");
+    strings(&not_in["values"])
+}
+
+fn ca_bundle(hook: &Value) -> Option<&str> {
+    hook["clientConfig"]["caBundle"].as_str()
+}
+
+fn expected_sans() -> Vec<String> {
+    let mut names = service_names(SERVICE, NAMESPACE);
+    names.sort();
+    names
+}
+
+#[test]
+fn helm_lint_strict_passes_in_every_tls_mode() {
+    for extra in [
+        vec![],
+        vec!["--set", "tls.mode=certManager"],
+        vec![
+            "--set",
+            "tls.mode=secret",
+            "--set",
+            "tls.secretName=mine",
+            "--set",
+            "tls.caBundle=Q0E=",
+        ],
+        vec![
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "replicaCount=1",
+        ],
+    ] {
+        let out = helm(&[&["lint", "--strict", &chart()], extra.as_slice()].concat());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "helm lint --strict {extra:?}:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("0 chart(s) failed"), "{text}");
+    }
+}
+
+#[test]
+fn generate_mode_serves_a_certificate_for_the_service_the_webhooks_call() {
+    let docs = render(&[]);
+    check_webhook(&docs, "MutatingWebhookConfiguration", "/mutate");
+    check_webhook(&docs, "ValidatingWebhookConfiguration", "/validate");
+
+    let secret = one(&docs, "Secret");
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    assert_eq!(
+        mounted_tls_secret(&docs),
+        secret["metadata"]["name"].as_str().unwrap()
+    );
+    let data = &secret["data"];
+    let ca = b64(data["ca.crt"].as_str().unwrap());
+    for kind in [
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ] {
+        let bundle = ca_bundle(webhook(&docs, kind)).expect("caBundle");
+        assert_eq!(b64(bundle), ca, "{kind} caBundle is the generated CA");
+    }
+
+    // The certificate is for exactly the names the Service is reached by, and chains to the CA.
+    let dir = temp_dir("chart-generate");
+    std::fs::write(dir.join("ca.crt"), &ca).unwrap();
+    std::fs::write(dir.join("tls.crt"), b64(data["tls.crt"].as_str().unwrap())).unwrap();
+    std::fs::write(dir.join("tls.key"), b64(data["tls.key"].as_str().unwrap())).unwrap();
+    let hook = webhook(&docs, "ValidatingWebhookConfiguration");
+    let service = &hook["clientConfig"]["service"];
+    let host = format!(
+        "{}.{}.svc",
+        service["name"].as_str().unwrap(),
+        service["namespace"].as_str().unwrap()
+    );
+    assert_eq!(dns_sans(&dir.join("tls.crt")), expected_sans());
+    verifies_for_host(&dir.join("ca.crt"), &dir.join("tls.crt"), &host).unwrap();
+    let (cert_pub, key_pub) = support::public_keys(&dir.join("tls.crt"), &dir.join("tls.key"));
+    assert_eq!(cert_pub, key_pub);
+
+    // A new render (no cluster to look the Secret up in) makes a new CA: the pods roll with it.
+    let again = render(&[]);
+    assert_ne!(one(&again, "Secret")["data"]["ca.crt"], data["ca.crt"]);
+    let checksum = |d: &[Value]| {
+        one(d, "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/tls"].clone()
+    };
+    assert_ne!(checksum(&docs), checksum(&again));
+}
+
+#[test]
+fn default_webhook_settings() {
+    let docs = render(&[]);
+    let mutating = webhook(&docs, "MutatingWebhookConfiguration");
+    let validating = webhook(&docs, "ValidatingWebhookConfiguration");
+    for hook in [mutating, validating] {
+        assert_eq!(hook["failurePolicy"], "Fail");
+        assert_eq!(hook["timeoutSeconds"], 5);
+        assert!(hook.get("objectSelector").is_none());
+        let mut excluded = excluded_namespaces(hook);
+        excluded.sort();
+        // kube-system, the release namespace and the default policy's exclusions.
+        assert_eq!(
+            excluded,
+            [
+                "guard-system",
+                "kube-node-lease",
+                "kube-public",
+                "kube-system"
+            ]
+        );
+        assert_eq!(
+            hook["namespaceSelector"]["matchExpressions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    assert_eq!(mutating["reinvocationPolicy"], "IfNeeded");
+    assert!(validating.get("reinvocationPolicy").is_none());
+}
+
+#[test]
+fn webhook_settings_and_selectors_from_values() {
+    let dir = temp_dir("chart-selectors");
+    let values = write(
+        &dir,
+        "values.yaml",
+        r#"
+webhook:
+  failurePolicy: Ignore
+  timeoutSeconds: 10
+  namespaceSelector:
+    matchLabels: {team: payments}
+    matchExpressions:
+      - {key: rollout-guard.io/enforce, operator: NotIn, values: ["false"]}
+  objectSelector:
+    matchExpressions:
+      - {key: rollout-guard.io/skip, operator: DoesNotExist}
+"#,
+    );
+    let docs = render(&["-f", values.to_str().unwrap()]);
+    for (kind, path) in [
+        ("MutatingWebhookConfiguration", "/mutate"),
+        ("ValidatingWebhookConfiguration", "/validate"),
+    ] {
+        check_webhook(&docs, kind, path);
+        let hook = webhook(&docs, kind);
+        assert_eq!(hook["failurePolicy"], "Ignore");
+        assert_eq!(hook["timeoutSeconds"], 10);
+        let selector = &hook["namespaceSelector"];
+        assert_eq!(selector["matchLabels"], json!({"team": "payments"}));
+        assert!(selector["matchExpressions"].as_array().unwrap().contains(
+            &json!({"key": "rollout-guard.io/enforce", "operator": "NotIn", "values": ["false"]})
+        ));
+        assert_eq!(
+            hook["objectSelector"],
+            json!({"matchExpressions": [{"key": "rollout-guard.io/skip", "operator": "DoesNotExist"}]})
+        );
+    }
+
+    // Only the validating webhook when mutation is off.
+    let docs = render(&["--set", "webhook.mutating=false"]);
+    assert!(all(&docs, "MutatingWebhookConfiguration").is_empty());
+    check_webhook(&docs, "ValidatingWebhookConfiguration", "/validate");
+}
+
+#[test]
+fn cert_manager_mode_issues_the_certificate_and_injects_the_ca() {
+    let docs = render(&["--set", "tls.mode=certManager"]);
+    assert!(
+        all(&docs, "Secret").is_empty(),
+        "cert-manager writes the Secret"
+    );
+    let cert = one(&docs, "Certificate");
+    assert_eq!(cert["apiVersion"], "cert-manager.io/v1");
+    let mut dns = strings(&cert["spec"]["dnsNames"]);
+    dns.sort();
+    assert_eq!(dns, expected_sans());
+    assert_eq!(
+        cert["spec"]["secretName"].as_str().unwrap(),
+        mounted_tls_secret(&docs)
+    );
+    let issuer = one(&docs, "Issuer");
+    assert_eq!(issuer["spec"], json!({"selfSigned": {}}));
+    assert_eq!(
+        cert["spec"]["issuerRef"]["name"],
+        issuer["metadata"]["name"]
+    );
+    assert_eq!(cert["spec"]["issuerRef"]["kind"], "Issuer");
+    let cert_ref = format!(
+        "{}/{}",
+        cert["metadata"]["namespace"].as_str().unwrap(),
+        cert["metadata"]["name"].as_str().unwrap()
+    );
+    for (kind, path) in [
+        ("MutatingWebhookConfiguration", "/mutate"),
+        ("ValidatingWebhookConfiguration", "/validate"),
+    ] {
+        check_webhook(&docs, kind, path);
+        let config = one(&docs, kind);
+        assert_eq!(
+            config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            cert_ref.as_str()
+        );
+        assert_eq!(
+            ca_bundle(webhook(&docs, kind)),
+            None,
+            "cert-manager injects caBundle"
+        );
+    }
+
+    // An existing ClusterIssuer: no Issuer of ours.
+    let docs = render(&[
+        "--set",
+        "tls.mode=certManager",
+        "--set",
+        "tls.certManager.issuerRef.name=corp-ca",
+        "--set",
+        "tls.certManager.issuerRef.kind=ClusterIssuer",
+    ]);
+    assert!(all(&docs, "Issuer").is_empty());
+    assert_eq!(
+        one(&docs, "Certificate")["spec"]["issuerRef"],
+        json!({"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"})
+    );
+}
+
+#[test]
+fn secret_mode_uses_certificates_from_the_certs_command() {
+    // The certificate made by `rollout-guard certs` for the chart's Service is the one the chart
+    // mounts, and the caBundle it prints is the one the webhooks trust.
+    let dir = temp_dir("chart-secret");
+    let out = bin()
+        .args([
+            "certs",
+            "--service",
+            SERVICE,
+            "--namespace",
+            NAMESPACE,
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let bundle = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let docs = render(&[
+        "--set",
+        "tls.mode=secret",
+        "--set",
+        "tls.secretName=rg-serving",
+        "--set",
+        &format!("tls.caBundle={bundle}"),
+    ]);
+    assert!(all(&docs, "Secret").is_empty() && all(&docs, "Certificate").is_empty());
+    assert_eq!(mounted_tls_secret(&docs), "rg-serving");
+    for (kind, path) in [
+        ("MutatingWebhookConfiguration", "/mutate"),
+        ("ValidatingWebhookConfiguration", "/validate"),
+    ] {
+        check_webhook(&docs, kind, path);
+        let hook = webhook(&docs, kind);
+        assert_eq!(ca_bundle(hook), Some(bundle.as_str()));
+        let svc = &hook["clientConfig"]["service"];
+        let host = format!(
+            "{}.{}.svc",
+            svc["name"].as_str().unwrap(),
+            svc["namespace"].as_str().unwrap()
+        );
+        verifies_for_host(&dir.join("ca.crt"), &dir.join("tls.crt"), &host).unwrap();
+    }
+    assert_eq!(dns_sans(&dir.join("tls.crt")), expected_sans());
+
+    // Without the Secret's name or CA, helm refuses and says which value is missing.
+    let err = try_render(&[
+        "--set",
+        "tls.mode=secret",
+        "--set",
+        &format!("tls.caBundle={bundle}"),
+    ])
+    .unwrap_err();
+    assert!(err.contains("secretName"), "{err}");
+    let err = try_render(&[
+        "--set",
+        "tls.mode=secret",
+        "--set",
+        "tls.secretName=rg-serving",
+    ])
+    .unwrap_err();
+    assert!(err.contains("caBundle"), "{err}");
+}
+
+#[test]
+fn values_schema_rejects_bad_values_naming_them() {
+    for (set, name) in [
+        ("replicaCount=banana", "replicaCount"),
+        ("tls.mode=selfsigned", "tls/mode"),
+        ("webhook.failurePolicy=Maybe", "webhook/failurePolicy"),
+        ("webhook.timeoutSeconds=60", "webhook/timeoutSeconds"),
+        ("policy.rules.RG105=loud", "policy/rules/RG105"),
+        ("policy.rules.RG9=off", "RG9"),
+        ("logFormat=xml", "logFormat"),
+        ("replicas=3", "replicas"),
+    ] {
+        let err = try_render(&["--set", set]).expect_err(set);
+        assert!(err.contains("schema"), "--set {set}: {err}");
+        assert!(
+            err.contains(name),
+            "--set {set}: the error must name {name}:\n{err}"
+        );
+    }
+    // The same check runs at install and lint time.
+    let out = helm(&["lint", &chart(), "--set", "replicaCount=banana"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replicaCount"));
+}
+
+#[test]
+fn rbac_is_read_only_on_exactly_the_watched_resources() {
+    let docs = render(&[]);
+    let role = one(&docs, "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        json!([{
+            "apiGroups": ["argoproj.io"],
+            "resources": ["rollouts", "analysistemplates", "clusteranalysistemplates"],
+            "verbs": ["get", "list", "watch"]
+        }])
+    );
+    assert!(all(&docs, "Role").is_empty() && all(&docs, "RoleBinding").is_empty());
+    let binding = one(&docs, "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let sa = one(&docs, "ServiceAccount");
+    let pod = &one(&docs, "Deployment")["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], sa["metadata"]["name"]);
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": NAMESPACE}])
+    );
+    assert!(args(&docs).contains(&"--cluster".to_string()));
+    assert_eq!(pod["automountServiceAccountToken"], true);
+
+    // Without the cluster watch: no RBAC, no token, no --cluster.
+    let docs = render(&["--set", "cluster.enabled=false"]);
+    assert!(all(&docs, "ClusterRole").is_empty() && all(&docs, "ClusterRoleBinding").is_empty());
+    assert!(!args(&docs).contains(&"--cluster".to_string()));
+    assert_eq!(
+        one(&docs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"],
+        false
+    );
+}
+
+#[test]
+fn deployment_is_highly_available_and_locked_down() {
+    let docs = render(&[]);
+    let deploy = one(&docs, "Deployment");
+    let pod = &deploy["spec"]["template"];
+    let labels = &pod["metadata"]["labels"];
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    assert_eq!(
+        deploy["spec"]["selector"]["matchLabels"],
+        one(&docs, "Service")["spec"]["selector"]
+    );
+
+    let anti = &pod["spec"]["affinity"]["podAntiAffinity"]
+        ["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"];
+    assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        anti["labelSelector"]["matchLabels"],
+        deploy["spec"]["selector"]["matchLabels"]
+    );
+    for (k, v) in deploy["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&labels[k], v);
+    }
+
+    let pdb = one(&docs, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        deploy["spec"]["selector"]["matchLabels"]
+    );
+    // One replica: a PDB of minAvailable 1 would block every drain, so there is none.
+    assert!(all(&render(&["--set", "replicaCount=1"]), "PodDisruptionBudget").is_empty());
+
+    let c = container(&docs);
+    for kind in ["requests", "limits"] {
+        for res in ["cpu", "memory"] {
+            assert!(
+                c["resources"][kind][res].is_string(),
+                "resources.{kind}.{res}"
+            );
+        }
+    }
+    let metrics_port = c["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .unwrap()["containerPort"]
+        .clone();
+    assert_eq!(
+        flag(&docs, "--metrics-addr").unwrap(),
+        format!("0.0.0.0:{metrics_port}")
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"],
+        json!({"path": "/healthz", "port": "metrics"})
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"],
+        json!({"path": "/readyz", "port": "metrics"})
+    );
+
+    let sc = &c["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    let psc = &pod["spec"]["securityContext"];
+    assert_eq!(psc["runAsNonRoot"], true);
+    assert!(psc["runAsUser"].as_i64().unwrap() > 0);
+
+    // The policy comes from the chart's ConfigMap.
+    let policy = flag(&docs, "--policy").unwrap();
+    let (dir, file) = policy.rsplit_once('/').unwrap();
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == dir)
+        .expect("--policy is in a mounted volume");
+    let volume = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    let cm = one(&docs, "ConfigMap");
+    assert_eq!(volume["configMap"]["name"], cm["metadata"]["name"]);
+    assert!(cm["data"][file].is_string());
+    assert_eq!(flag(&docs, "--log-format").unwrap(), "json");
+}
+
+/// The policy in the chart's ConfigMap, as JSON.
+fn chart_policy(docs: &[Value]) -> Value {
+    let text = one(docs, "ConfigMap")["data"]["policy.yaml"]
+        .as_str()
+        .unwrap();
+    parse_stream(text).remove(0)
+}
+
+fn repo_yaml(rel: &str) -> Value {
+    parse_stream(&std::fs::read_to_string(repo().join(rel)).unwrap()).remove(0)
+}
+
+#[test]
+fn chart_policy_and_templates_are_the_ones_in_policies() {
+    // One source of truth: the chart reaches policies/ through a symlink.
+    let link = repo().join("charts/rollout-guard/files/policies");
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(
+        link.canonicalize().unwrap(),
+        repo().join("policies").canonicalize().unwrap()
+    );
+
+    let docs = render(&[]);
+    assert_eq!(chart_policy(&docs), repo_yaml("policies/default.yaml"));
+
+    let mut shipped: Vec<String> = std::fs::read_dir(repo().join("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("success-rate-") && n.ends_with(".yaml"))
+        .collect();
+    shipped.sort();
+    assert!(!shipped.is_empty());
+    let templates = all(&docs, "ClusterAnalysisTemplate");
+    assert_eq!(templates.len(), shipped.len());
+    for file in &shipped {
+        let expected = repo_yaml(&format!("policies/{file}"));
+        let mut got = templates
+            .iter()
+            .find(|t| t["metadata"]["name"] == expected["metadata"]["name"])
+            .unwrap_or_else(|| panic!("{file} is not rendered"))
+            .to_owned()
+            .clone();
+        // The chart adds its labels; everything else is the file's.
+        assert_eq!(
+            got["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+        got["metadata"].as_object_mut().unwrap().remove("labels");
+        assert_eq!(got, expected, "{file}");
+    }
+    // The default policy names one of them.
+    let default_template = &chart_policy(&docs)["spec"]["analysis"]["defaultTemplate"]["name"];
+    assert!(templates
+        .iter()
+        .any(|t| &t["metadata"]["name"] == default_template));
+
+    assert!(all(
+        &render(&["--set", "analysisTemplates.enabled=false"]),
+        "ClusterAnalysisTemplate"
+    )
+    .is_empty());
+}
+
+#[test]
+fn packaged_chart_carries_the_policies() {
+    // `helm package` follows the symlink: the packaged chart renders the same policy.
+    let dir = temp_dir("chart-package");
+    let out = helm(&["package", &chart(), "--destination", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tgz = dir.join("rollout-guard-0.1.0.tgz");
+    let docs = try_render_chart(tgz.to_str().unwrap(), &[]).unwrap();
+    assert_eq!(chart_policy(&docs), repo_yaml("policies/default.yaml"));
+    assert_eq!(all(&docs, "ClusterAnalysisTemplate").len(), 3);
+}
+
+#[test]
+fn values_override_the_policy() {
+    let dir = temp_dir("chart-policy");
+    let values = write(
+        &dir,
+        "values.yaml",
+        r#"
+policy:
+  rules: {RG105: deny, RG301: "off"}
+  defaultSteps: [{setWeight: 20}, {pause: {duration: 5m}}]
+  defaultTemplate: {name: success-rate-istio, clusterScope: true}
+  excludeNamespaces: [legacy, sandbox]
+"#,
+    );
+    let docs = render(&["-f", values.to_str().unwrap()]);
+    let policy = chart_policy(&docs);
+    let mut expected = repo_yaml("policies/default.yaml");
+    let spec = &mut expected["spec"];
+    spec["rules"] = json!({"RG105": "deny", "RG301": "off"});
+    spec["canary"]["defaultSteps"] = json!([{"setWeight": 20}, {"pause": {"duration": "5m"}}]);
+    spec["analysis"]["defaultTemplate"] =
+        json!({"name": "success-rate-istio", "clusterScope": true});
+    spec["namespaces"]["exclude"] = json!(["legacy", "sandbox"]);
+    assert_eq!(policy, expected);
+
+    // The excluded namespaces never reach the webhooks either; kube-system and the release
+    // namespace stay excluded.
+    let mut excluded = excluded_namespaces(webhook(&docs, "ValidatingWebhookConfiguration"));
+    excluded.sort();
+    assert_eq!(
+        excluded,
+        ["guard-system", "kube-system", "legacy", "sandbox"]
+    );
+
+    // The binary accepts the rendered policy, and applies it: RG105 is deny under it.
+    let text = one(&docs, "ConfigMap")["data"]["policy.yaml"]
+        .as_str()
+        .unwrap();
+    let policy_file = write(&dir, "policy.yaml", text);
+    let template = write(
+        &dir,
+        "template.yaml",
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: unguarded}
+spec:
+  metrics:
+    - name: rate
+      interval: 1m
+      count: 5
+      failureLimit: 2
+      successCondition: result[0] >= 0.95
+      provider:
+        prometheus: {address: "http://prometheus:9090", query: "vector(1)"}
+"#,
+    );
+    let lint = |policy: Option<&Path>| {
+        let mut cmd = bin();
+        cmd.args(["lint", "--format", "json"]);
+        if let Some(p) = policy {
+            cmd.arg("--policy").arg(p);
+        }
+        let out = cmd.arg(&template).output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        let rg105 = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "RG105")
+            .map(|f| f["severity"].as_str().unwrap().to_string());
+        (out.status.code(), rg105)
+    };
+    assert_eq!(lint(None), (Some(0), Some("warn".to_string())));
+    assert_eq!(
+        lint(Some(&policy_file)),
+        (Some(1), Some("deny".to_string()))
+    );
+}
+
+#[test]
+fn rendered_chart_and_policies_pass_the_linter() {
+    let out = helm(&["template", RELEASE, &chart(), "--namespace", NAMESPACE]);
+    assert!(out.status.success());
+    for (name, input) in [("helm template", Some(out.stdout)), ("policies/", None)] {
+        let mut cmd = bin();
+        cmd.args(["lint", "--format", "json"]);
+        match &input {
+            Some(_) => cmd.arg("-").stdin(Stdio::piped()),
+            None => cmd.arg(repo().join("policies")).stdin(Stdio::null()),
+        };
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+        if let Some(bytes) = &input {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(bytes).unwrap();
+        }
+        let result = child.wait_with_output().unwrap();
+        let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+        let deny: Vec<&Value> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "deny")
+            .collect();
+        assert!(deny.is_empty(), "{name}: deny findings: {deny:#?}");
+        assert_eq!(result.status.code(), Some(0), "{name}");
+    }
+}
+
+#[test]
+fn service_monitor_is_optional() {
+    assert!(all(&render(&[]), "ServiceMonitor").is_empty());
+    let docs = render(&[
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prometheus",
+    ]);
+    let sm = one(&docs, "ServiceMonitor");
+    let svc = one(&docs, "Service");
+    assert_eq!(sm["metadata"]["labels"]["release"], "prometheus");
+    for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(
+            &svc["metadata"]["labels"][k], v,
+            "the ServiceMonitor selects the Service"
+        );
+    }
+    let endpoint = &sm["spec"]["endpoints"][0];
+    assert_eq!(endpoint["path"], "/metrics");
+    assert!(svc["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == endpoint["port"] && p["targetPort"] == "metrics"));
+}

@@ -1,0 +1,96 @@
+//! Helpers shared by the integration tests: the binary, temporary directories, and certificate
+//! checks through the real `openssl` (`.ci/run` installs it when it is missing).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `rollout-guard` binary built for this test run.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh, empty directory unique to this process and `name`.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rg-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `openssl ARGS`, returning stdout on success and `Err(stderr)` on failure. Panics when
+/// openssl is not installed: the certificate checks must not be skipped silently.
+pub fn openssl(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run openssl ({e}): install it (apt-get install openssl; .ci/run does)")
+        });
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The DNS subject alternative names of a PEM certificate file, as openssl decodes them.
+pub fn dns_sans(cert: &Path) -> Vec<String> {
+    let text = openssl(&[
+        "x509",
+        "-noout",
+        "-ext",
+        "subjectAltName",
+        "-in",
+        cert.to_str().unwrap(),
+    ])
+    .unwrap();
+    let mut sans: Vec<String> = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter_map(|s| s.strip_prefix("DNS:"))
+        .map(str::to_string)
+        .collect();
+    sans.sort();
+    sans
+}
+
+/// True when `cert` chains to `ca` and is a TLS server certificate for `host`.
+pub fn verifies_for_host(ca: &Path, cert: &Path, host: &str) -> Result<(), String> {
+    openssl(&[
+        "verify",
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-purpose",
+        "sslserver",
+        "-verify_hostname",
+        host,
+        cert.to_str().unwrap(),
+    ])
+    .map(drop)
+}
+
+/// The public key of a certificate and of a private key, to check that they belong together.
+pub fn public_keys(cert: &Path, key: &Path) -> (String, String) {
+    let from_cert = openssl(&["x509", "-noout", "-pubkey", "-in", cert.to_str().unwrap()]).unwrap();
+    let from_key = openssl(&["pkey", "-pubout", "-in", key.to_str().unwrap()]).unwrap();
+    (from_cert, from_key)
+}
+
+/// Decodes standard base64.
+pub fn b64(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .unwrap_or_else(|e| panic!("not base64 ({e}): {text:.60}"))
+}
