@@ -4,7 +4,7 @@
 
 use crate::catalog::Catalog;
 use crate::engine::{self, Context, Finding};
-use crate::manifest::{self, Document, Kind, Node, Object};
+use crate::manifest::{self, Document, Kind, Object, Positions};
 use crate::policy::Policy;
 use crate::rules::{self, Severity};
 use std::io::Read;
@@ -197,7 +197,7 @@ fn describe(e: &std::io::Error) -> String {
 struct Placed {
     source: usize,
     object: Object,
-    node: Node,
+    positions: Positions,
 }
 
 /// Lints sources with a policy: the whole linter, minus reading files and printing.
@@ -209,7 +209,7 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
     };
     let mut placed = Vec::new();
     for (i, src) in sources.iter().enumerate() {
-        let parsed = manifest::parse_bytes(&src.bytes);
+        let parsed = manifest::parse_bytes_keeping(&src.bytes, |node| Positions::of(&node));
         if let Some(err) = parsed.error {
             report.findings.extend(syntax_finding(src, &err, policy));
         }
@@ -220,7 +220,7 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
                     placed.push(Placed {
                         source: i,
                         object: *object,
-                        node,
+                        positions: node,
                     })
                 }
                 Document::Skipped => report.skipped += 1,
@@ -274,7 +274,7 @@ fn review_placed(p: &Placed, sources: &[Source], ctx: &Context) -> Vec<Located> 
         .findings
         .into_iter()
         .map(|finding| {
-            let (line, column) = position(&p.node, &finding.pointer);
+            let (line, column) = p.positions.locate(&p.object.value, &finding.pointer);
             Located {
                 file: sources[p.source].name.clone(),
                 line,
@@ -331,10 +331,4 @@ fn syntax_finding(src: &Source, err: &manifest::SyntaxError, policy: &Policy) ->
             message,
         },
     })
-}
-
-/// Line and column for a pointer: the node it names, or the nearest node above a missing one.
-fn position(root: &Node, pointer: &str) -> (usize, usize) {
-    let (node, _) = root.locate(pointer);
-    (node.span.start.line, node.span.start.column)
 }

@@ -1,11 +1,13 @@
 //! Manifests: bytes from a file, stdin or an AdmissionReview, turned into [`Object`]s that keep
 //! where they came from.
 
+pub mod positions;
 pub mod yaml;
 
 use serde_json::Value;
 use std::fmt;
 
+pub use positions::Positions;
 pub use yaml::{Node, Pos, Span};
 
 /// Largest input accepted in one piece. The kube-apiserver caps objects at 3 MiB; a manifest
@@ -105,11 +107,12 @@ impl Object {
     }
 }
 
-/// What one document of a stream turned out to be.
+/// What one document of a stream turned out to be. `N` is what is kept of the YAML tree: the
+/// whole [`Node`] (to edit the text) or only [`Positions`] (to report where findings are).
 #[derive(Debug)]
-pub enum Document {
-    /// A reviewed object, with its YAML tree for positions.
-    Object { object: Box<Object>, node: Node },
+pub enum Document<N = Node> {
+    /// A reviewed object, with its YAML tree (or what was kept of it) for positions.
+    Object { object: Box<Object>, node: N },
     /// A Kubernetes object of another kind, or something that is not a Kubernetes object.
     Skipped,
 }
@@ -126,14 +129,21 @@ pub struct SyntaxError {
 
 /// A parsed source: every document that parsed, and the error that stopped the stream, if any.
 #[derive(Debug)]
-pub struct Parsed {
-    pub documents: Vec<Document>,
+pub struct Parsed<N = Node> {
+    pub documents: Vec<Document<N>>,
     pub error: Option<SyntaxError>,
 }
 
 /// Parses bytes from a file or stdin into documents. Never panics: bad bytes become a
 /// [`SyntaxError`].
 pub fn parse_bytes(bytes: &[u8]) -> Parsed {
+    parse_bytes_keeping(bytes, |node| node)
+}
+
+/// [`parse_bytes`] keeping only `keep(node)` of each object's YAML tree. The tree is dropped in
+/// the parsing thread as soon as its document is converted, which keeps a large stream's memory
+/// (and the time spent faulting it in) to what the caller needs.
+pub fn parse_bytes_keeping<N: Send>(bytes: &[u8], keep: fn(Node) -> N) -> Parsed<N> {
     let fail = |message: String, line: usize, column: usize| Parsed {
         documents: Vec::new(),
         error: Some(SyntaxError {
@@ -177,30 +187,33 @@ pub fn parse_bytes(bytes: &[u8]) -> Parsed {
             );
         }
     };
-    parse_text(text)
+    parse_text_keeping(text, keep)
 }
 
 /// Parses UTF-8 text into documents.
 pub fn parse_text(text: &str) -> Parsed {
+    parse_text_keeping(text, |node| node)
+}
+
+/// [`parse_text`] keeping only `keep(node)` of each object's YAML tree.
+pub fn parse_text_keeping<N: Send>(text: &str, keep: fn(Node) -> N) -> Parsed<N> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let (docs, error) = match parse_stream(text) {
+    let finish = |doc: yaml::YamlDoc| {
+        let node = doc.root?;
+        let value = yaml::to_json(&node);
+        Some(match Object::from_value(value) {
+            Some(object) => Document::Object {
+                object: Box::new(object),
+                node: keep(node),
+            },
+            None => Document::Skipped,
+        })
+    };
+    let (docs, error) = match parse_stream(text, &finish) {
         Ok(docs) => (docs, None),
         Err((docs, e)) => (docs, Some(e)),
     };
-    let documents = docs
-        .into_iter()
-        .filter_map(|d| d.root)
-        .map(|node| {
-            let value = yaml::to_json(&node);
-            match Object::from_value(value) {
-                Some(object) => Document::Object {
-                    object: Box::new(object),
-                    node,
-                },
-                None => Document::Skipped,
-            }
-        })
-        .collect();
+    let documents = docs.into_iter().flatten().collect();
     Parsed {
         documents,
         error: error.map(|e| SyntaxError {
@@ -215,11 +228,14 @@ pub fn parse_text(text: &str) -> Parsed {
 /// Streams below this size are parsed on one thread; above it, on every core.
 const PARALLEL_PARSE_BYTES: usize = 512 * 1024;
 
-fn parse_stream(text: &str) -> Result<Vec<yaml::YamlDoc>, (Vec<yaml::YamlDoc>, yaml::YamlError)> {
+fn parse_stream<T: Send>(
+    text: &str,
+    finish: &(impl Fn(yaml::YamlDoc) -> T + Sync),
+) -> yaml::StreamResult<T> {
     if text.len() < PARALLEL_PARSE_BYTES {
-        return yaml::parse_stream(text);
+        return yaml::parse_stream_with(text, finish);
     }
-    yaml::parse_stream_parallel(text, crate::threads())
+    yaml::parse_stream_parallel(text, crate::threads(), finish)
 }
 
 fn looks_like_helm(text: &str) -> bool {

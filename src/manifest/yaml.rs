@@ -139,6 +139,19 @@ enum Frame {
 /// Parses a whole YAML stream. Each document is returned, or the first error of the stream:
 /// after a syntax error a YAML parser cannot know where the next document starts.
 pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
+    parse_stream_with(text, &|doc| doc)
+}
+
+/// What a stream parse gives: every finished document, or those before the first error and that
+/// error.
+pub type StreamResult<T> = Result<Vec<T>, (Vec<T>, YamlError)>;
+
+/// [`parse_stream`] with `finish` applied to each document as soon as it is complete, so a
+/// caller that keeps less than the whole tree frees it while the next document is parsed.
+pub fn parse_stream_with<T>(
+    text: &str,
+    finish: &(impl Fn(YamlDoc) -> T + Sync),
+) -> StreamResult<T> {
     parse_chunk(
         text,
         Pos {
@@ -146,6 +159,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError
             line: 1,
             column: 1,
         },
+        finish,
     )
 }
 
@@ -153,13 +167,14 @@ pub fn parse_stream(text: &str) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError
 /// new document (the YAML spec ends any scalar there), so the stream is cut at such lines and
 /// positions are shifted back to the whole text. The result is the same as [`parse_stream`]:
 /// documents up to the first error, and that error.
-pub fn parse_stream_parallel(
+pub fn parse_stream_parallel<T: Send>(
     text: &str,
     threads: usize,
-) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
+    finish: &(impl Fn(YamlDoc) -> T + Sync),
+) -> StreamResult<T> {
     let cuts = document_cuts(text, threads);
     if cuts.len() <= 1 {
-        return parse_stream(text);
+        return parse_stream_with(text, finish);
     }
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = cuts
@@ -179,6 +194,7 @@ pub fn parse_stream_parallel(
                             line,
                             column: 1,
                         },
+                        finish,
                     )
                 })
             })
@@ -230,7 +246,11 @@ fn is_document_start(line: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n', '\r']))
 }
 
-fn parse_chunk(text: &str, base: Pos) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, YamlError)> {
+fn parse_chunk<T>(
+    text: &str,
+    base: Pos,
+    finish: &(impl Fn(YamlDoc) -> T + Sync),
+) -> StreamResult<T> {
     let mut offsets = Offsets::new(text);
     offsets.base = base;
     let mut parser = Parser::new_from_str(text);
@@ -264,13 +284,13 @@ fn parse_chunk(text: &str, base: Pos) -> Result<Vec<YamlDoc>, (Vec<YamlDoc>, Yam
             }
             Event::DocumentEnd => {
                 let root = builder.root.take();
-                docs.push(YamlDoc {
+                docs.push(finish(YamlDoc {
                     root,
                     span: Span {
                         start: doc_start,
                         end: span.end,
                     },
-                });
+                }));
             }
             other => {
                 if let Err(message) = builder.event(other, span, text) {
@@ -695,7 +715,7 @@ mod tests {
             ));
         }
         let one = parse_stream(&text).unwrap();
-        let many = parse_stream_parallel(&text, 4).unwrap();
+        let many = parse_stream_parallel(&text, 4, &|d| d).unwrap();
         assert_eq!(one.len(), many.len());
         for (a, b) in one.iter().zip(&many) {
             let (a, b) = (a.root.as_ref().unwrap(), b.root.as_ref().unwrap());
@@ -703,7 +723,7 @@ mod tests {
             assert_eq!(a.locate("/list/1").0.span, b.locate("/list/1").0.span);
         }
         let bad = format!("{text}---\na: [\n");
-        let (docs, err) = parse_stream_parallel(&bad, 4).unwrap_err();
+        let (docs, err) = parse_stream_parallel(&bad, 4, &|d| d).unwrap_err();
         assert_eq!(docs.len(), 50);
         assert_eq!(err, parse_stream(&bad).unwrap_err().1);
     }
