@@ -49,6 +49,9 @@ pub struct Located {
     pub file: String,
     pub line: usize,
     pub column: usize,
+    /// Where the reported text ends (line, and the column just past it) when the finding names a
+    /// scalar, so that a report can mark exactly the offending value.
+    pub end: Option<(usize, usize)>,
     pub kind: Option<Kind>,
     pub namespace: String,
     pub object: String,
@@ -274,11 +277,14 @@ fn review_placed(p: &Placed, sources: &[Source], ctx: &Context) -> Vec<Located> 
         .findings
         .into_iter()
         .map(|finding| {
-            let (line, column) = p.positions.locate(&p.object.value, &finding.pointer);
+            let ((line, column), end) = p
+                .positions
+                .locate_with_end(&p.object.value, &finding.pointer);
             Located {
                 file: sources[p.source].name.clone(),
                 line,
                 column,
+                end,
                 kind: Some(p.object.kind),
                 namespace: p.object.namespace.clone(),
                 object: p.object.name.clone(),
@@ -321,6 +327,7 @@ fn syntax_finding(src: &Source, err: &manifest::SyntaxError, policy: &Policy) ->
         file: src.name.clone(),
         line: err.line,
         column: err.column,
+        end: None,
         kind: None,
         namespace: String::new(),
         object: String::new(),

@@ -1,4 +1,4 @@
-//! Where each node of a document starts, kept in a compact array once the document's JSON value
+//! Where each node of a document starts (and where each scalar ends), kept in a compact array once the document's JSON value
 //! is built: what a lint run needs of the YAML tree to report findings.
 //!
 //! A whole [`Node`] tree costs about as much memory as the JSON value again, and a large stream
@@ -9,7 +9,8 @@
 use super::yaml::{Node, NodeData};
 use serde_json::Value;
 
-/// Start positions of a document's nodes, in preorder. Mapping keys are not stored, only values.
+/// Start positions of a document's nodes, in preorder, and end positions of its scalars. Mapping
+/// keys are not stored, only values.
 #[derive(Clone, Debug, Default)]
 pub struct Positions {
     nodes: Vec<Entry>,
@@ -21,6 +22,10 @@ struct Entry {
     column: u32,
     /// Index one past this node's subtree: where its next sibling starts.
     end: u32,
+    /// Where a scalar ends (the column just past it); zero for collections, whose end is far
+    /// from the point a finding is about.
+    end_line: u32,
+    end_column: u32,
 }
 
 impl Positions {
@@ -35,13 +40,24 @@ impl Positions {
     /// The line and column of the node at an RFC 6901 pointer into `value` (the JSON value this
     /// tree was built with), or of the deepest node on the way there.
     pub fn locate(&self, value: &Value, pointer: &str) -> (usize, usize) {
+        self.locate_with_end(value, pointer).0
+    }
+
+    /// [`locate`](Self::locate), and where the node ends when the pointer names a scalar that
+    /// is there (a missing node has no extent).
+    pub fn locate_with_end(
+        &self,
+        value: &Value,
+        pointer: &str,
+    ) -> ((usize, usize), Option<(usize, usize)>) {
         let Some(first) = self.nodes.first() else {
-            return (1, 1);
+            return ((1, 1), None);
         };
+        let mut found = true;
         let (mut at, mut entry, mut value) = (0usize, *first, value);
         for raw in pointer.split('/').skip(1) {
             let part = raw.replace("~1", "/").replace("~0", "~");
-            let found = match value {
+            let found_child = match value {
                 Value::Object(map) => map
                     .iter()
                     .enumerate()
@@ -53,7 +69,10 @@ impl Positions {
                     .and_then(|i| Some((i, items.get(i)?))),
                 _ => None,
             };
-            let Some((index, child)) = found else { break };
+            let Some((index, child)) = found_child else {
+                found = false;
+                break;
+            };
             let mut child_at = at + 1;
             for _ in 0..index {
                 child_at = self.nodes[child_at].end as usize;
@@ -62,16 +81,25 @@ impl Positions {
             entry = self.nodes[at];
             value = child;
         }
-        (entry.line as usize, entry.column as usize)
+        let start = (entry.line as usize, entry.column as usize);
+        let end = (entry.end_line as usize, entry.end_column as usize);
+        (start, (found && end > start).then_some(end))
     }
 }
 
 fn push(nodes: &mut Vec<Entry>, node: &Node) {
     let at = nodes.len();
+    let scalar = matches!(node.data, NodeData::Scalar { .. });
     nodes.push(Entry {
         line: node.span.start.line as u32,
         column: node.span.start.column as u32,
         end: 0,
+        end_line: if scalar { node.span.end.line as u32 } else { 0 },
+        end_column: if scalar {
+            node.span.end.column as u32
+        } else {
+            0
+        },
     });
     match &node.data {
         NodeData::Scalar { .. } => {}
@@ -107,10 +135,17 @@ mod tests {
             "/b/9",
             "/a/deeper",
         ] {
-            let node = root.locate(pointer).0;
+            let (node, found) = root.locate(pointer);
             assert_eq!(
                 positions.locate(&value, pointer),
                 (node.span.start.line, node.span.start.column),
+                "{pointer}"
+            );
+            let scalar = matches!(node.data, NodeData::Scalar { .. });
+            let end = positions.locate_with_end(&value, pointer).1;
+            assert_eq!(
+                end,
+                (found && scalar).then_some((node.span.end.line, node.span.end.column)),
                 "{pointer}"
             );
         }
