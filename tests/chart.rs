@@ -3,6 +3,8 @@
 //! configurations, the certificates (with openssl), RBAC, the Deployment, the policy and the
 //! templates from `policies/`, the values schema, and `rollout-guard lint` over the result.
 
+#[path = "support/fake_api.rs"]
+mod fake_api;
 mod support;
 
 use rollout_guard::certs::service_names;
@@ -897,4 +899,78 @@ fn service_monitor_is_optional() {
         .unwrap()
         .iter()
         .any(|p| p["name"] == endpoint["port"] && p["targetPort"] == "metrics"));
+}
+
+#[test]
+fn generate_mode_keeps_the_existing_certificate_on_upgrade() {
+    // First install: a new CA and certificate (no cluster to look in).
+    let first = render(&[]);
+    let mut secret = one(&first, "Secret").clone();
+    // As helm install leaves it in the cluster: owned by the release.
+    secret["metadata"]["annotations"] =
+        json!({"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE});
+    let checksum = |d: &[Value]| {
+        one(d, "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/tls"].clone()
+    };
+
+    // Upgrade against a cluster that holds that Secret: helm's lookup finds it and the chart
+    // keeps it, so the caBundle still matches what the running pods serve and nothing rolls.
+    let dir = temp_dir("chart-upgrade");
+    let api = fake_api::FakeApi::start(&dir, vec![secret.clone()]);
+    let kubeconfig = api.kubeconfig.to_str().unwrap().to_string();
+    let upgrade = |extra: &[&str]| {
+        render(
+            &[
+                &[
+                    "--dry-run=server",
+                    "--disable-openapi-validation",
+                    "--kubeconfig",
+                    kubeconfig.as_str(),
+                ],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let second = upgrade(&[]);
+    let name = secret["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(
+        api.requests
+            .lock()
+            .unwrap()
+            .contains(&format!("/api/v1/namespaces/{NAMESPACE}/secrets/{name}")),
+        "helm looked the Secret up"
+    );
+    assert!(
+        one(&second, "Secret")["data"] == secret["data"],
+        "the upgrade kept the Secret's certificate and key"
+    );
+    for kind in [
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ] {
+        assert_eq!(
+            ca_bundle(webhook(&second, kind)),
+            secret["data"]["ca.crt"].as_str(),
+            "{kind}"
+        );
+    }
+    assert_eq!(checksum(&second), checksum(&first));
+    // A values change that does not touch TLS keeps the certificate too.
+    let third = upgrade(&["--set", "replicaCount=3"]);
+    assert!(one(&third, "Secret")["data"] == secret["data"]);
+
+    // A Secret without its key is not reused: a new, complete pair is made.
+    secret["data"].as_object_mut().unwrap().remove("tls.key");
+    let dir = temp_dir("chart-upgrade-broken");
+    let api = fake_api::FakeApi::start(&dir, vec![secret.clone()]);
+    let fourth = render(&[
+        "--dry-run=server",
+        "--disable-openapi-validation",
+        "--kubeconfig",
+        api.kubeconfig.to_str().unwrap(),
+    ]);
+    let data = &one(&fourth, "Secret")["data"];
+    assert_ne!(data["ca.crt"], secret["data"]["ca.crt"]);
+    assert!(data["tls.key"].is_string());
 }
