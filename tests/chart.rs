@@ -974,3 +974,158 @@ fn generate_mode_keeps_the_existing_certificate_on_upgrade() {
     assert_ne!(data["ca.crt"], secret["data"]["ca.crt"]);
     assert!(data["tls.key"].is_string());
 }
+
+#[test]
+fn uninstall_leaves_no_webhook_configuration_behind() {
+    // helm uninstall deletes every release resource, but not hooks (which it does not track) nor
+    // resources marked to be kept: the webhook configurations must be neither.
+    for mode in ["generate", "certManager"] {
+        let docs = render(&["--set", &format!("tls.mode={mode}")]);
+        for doc in &docs {
+            let annotations = &doc["metadata"]["annotations"];
+            for key in ["helm.sh/hook", "helm.sh/resource-policy"] {
+                assert!(
+                    annotations.get(key).is_none(),
+                    "{} {} has {key}",
+                    doc["kind"],
+                    doc["metadata"]["name"]
+                );
+            }
+        }
+        assert_eq!(all(&docs, "MutatingWebhookConfiguration").len(), 1);
+        assert_eq!(all(&docs, "ValidatingWebhookConfiguration").len(), 1);
+    }
+}
+
+#[test]
+fn dockerfile_matches_the_chart() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let docs = render(&[]);
+    let pod = &one(&docs, "Deployment")["spec"]["template"]["spec"];
+    let user = pod["securityContext"]["runAsUser"].to_string();
+    assert!(
+        dockerfile.contains(&format!("USER {user}:{user}")),
+        "the image runs as the chart's runAsUser {user}"
+    );
+    for port in container(&docs)["ports"].as_array().unwrap() {
+        let port = port["containerPort"].to_string();
+        assert!(
+            dockerfile
+                .lines()
+                .any(|l| l.starts_with("EXPOSE") && l.split_whitespace().any(|p| p == port)),
+            "the image exposes {port}"
+        );
+    }
+    assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/rollout-guard\"]"));
+    assert_eq!(container(&docs)["image"], "rollout-guard:0.1.0");
+}
+
+/// The fenced block of `lang` that follows the first line containing `after` in the README.
+fn readme_block(after: &str, lang: &str) -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find(after)
+        .unwrap_or_else(|| panic!("README has no {after:?}"));
+    let rest = &readme[start..];
+    let open = rest.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].to_string()
+}
+
+#[test]
+fn readme_install_section_is_true() {
+    // The install line renders.
+    let install = readme_block("## Installing in a cluster", "sh");
+    let line = install
+        .lines()
+        .find(|l| l.starts_with("helm install"))
+        .unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        &words[..4],
+        ["helm", "install", "rg", "charts/rollout-guard"]
+    );
+    let chart = chart();
+    let mut args = vec!["template", "rg", chart.as_str()];
+    args.extend(
+        words[4..]
+            .iter()
+            .filter(|w| !matches!(**w, "--create-namespace" | "--wait")),
+    );
+    let out = helm(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = parse_stream(&String::from_utf8(out.stdout).unwrap());
+    assert!(container(&docs)["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("registry.example.com/rollout-guard:"));
+
+    // What the README says is injected is what the engine injects.
+    let shown = parse_stream(&readme_block(
+        "kubectl -n demo get rollout web -o yaml",
+        "yaml",
+    ))
+    .remove(0);
+    let text =
+        std::fs::read_to_string(repo().join("examples/rollout-without-analysis.yaml")).unwrap();
+    let policy = rollout_guard::policy::Policy::embedded();
+    let catalog = rollout_guard::lint::shipped_catalog();
+    let ctx = rollout_guard::engine::Context {
+        policy: &policy,
+        catalog: &catalog,
+    };
+    let object = rollout_guard::manifest::parse_text(&text)
+        .documents
+        .into_iter()
+        .find_map(|d| match d {
+            rollout_guard::manifest::Document::Object { object, .. } => Some(object),
+            _ => None,
+        })
+        .unwrap();
+    let review = rollout_guard::engine::review(&object, &ctx);
+    assert!(!review.denied());
+    let mutated = rollout_guard::mutate::apply(&object.value, &review.patch).unwrap();
+    assert_eq!(
+        shown["metadata"]["annotations"],
+        mutated["metadata"]["annotations"]
+    );
+    assert_eq!(shown["spec"]["strategy"], mutated["spec"]["strategy"]);
+
+    // The template the README applies has exactly the deny finding the README shows.
+    let dir = temp_dir("readme-deny");
+    let apply = readme_block("An AnalysisTemplate whose metric has no", "sh");
+    let manifest = apply
+        .split("<<'YAML'\n")
+        .nth(1)
+        .and_then(|s| s.split("YAML\n").next())
+        .expect("a heredoc manifest");
+    let file = write(&dir, "template.yaml", manifest);
+    let out = bin()
+        .args(["lint", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let denies: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "deny")
+        .collect();
+    assert_eq!(denies.len(), 1, "{denies:#?}");
+    let shown = readme_block("An AnalysisTemplate whose metric has no", "text");
+    let expected = format!(
+        "1 finding: {} at {}: {}",
+        denies[0]["rule"].as_str().unwrap(),
+        denies[0]["pointer"].as_str().unwrap(),
+        denies[0]["message"].as_str().unwrap()
+    );
+    assert!(
+        shown.contains(&expected),
+        "README shows:\n{shown}\nexpected: {expected}"
+    );
+}
