@@ -69,16 +69,12 @@ pub fn review(obj: &Object, ctx: &Context) -> Review {
     rules::check(obj, ctx.catalog, policy, &mut sink);
     let (mutation, gaps) = mutate::plan(obj, policy, &enabled);
     for (injection, pointer) in &mutation.injections {
-        for (rule, message) in injection_findings(*injection) {
+        for (rule, message) in injection_findings(*injection, policy) {
             sink.report(rule, pointer.as_str(), message);
         }
     }
     for gap in gaps {
-        sink.report(
-            gap.rule,
-            gap.pointer,
-            "the Rollout has no analysis, and the policy names no default analysis to inject",
-        );
+        sink.report(gap.rule, gap.pointer, gap.message);
     }
     let findings = sink
         .findings
@@ -100,15 +96,22 @@ pub fn review(obj: &Object, ctx: &Context) -> Review {
     }
 }
 
-fn injection_findings(injection: Injection) -> Vec<(&'static Rule, &'static str)> {
+fn injection_findings(injection: Injection, policy: &Policy) -> Vec<(&'static Rule, &'static str)> {
     const STEPS: &str = "the canary has no steps: the policy's default steps are injected";
     const ANALYSIS: &str =
         "the Rollout has no analysis: a background analysis with the policy's default template is injected";
     match injection {
-        Injection::CanaryStrategy => vec![
-            (&RG201, "the Rollout has no strategy: a canary with the policy's default steps is injected"),
-            (&RG202, ANALYSIS),
-        ],
+        // A fresh canary holds what the policy has: steps, analysis, or both.
+        Injection::CanaryStrategy => [
+            (!policy.spec.canary.default_steps.is_empty()).then_some((
+                &RG201,
+                "the Rollout has no strategy: a canary with the policy's default steps is injected",
+            )),
+            policy.spec.analysis.is_some().then_some((&RG202, ANALYSIS)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         Injection::CanarySteps => vec![(&RG201, STEPS)],
         Injection::CanaryAnalysis => vec![(&RG202, ANALYSIS)],
         Injection::PrePromotionAnalysis => vec![(

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod certs_cli;
 pub mod check;
 pub mod engine;
+pub mod fix;
 pub mod lint;
 pub mod manifest;
 pub mod mutate;

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use rollout_guard::fix::{self, files::Mode, files::Status as FixStatus};
 use rollout_guard::lint;
 use rollout_guard::policy::Policy;
 use rollout_guard::report::{self, Format};
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Lint manifests (files, directories, or - for stdin) against the policy.
     Lint(LintArgs),
+    /// Print a manifest with the policy's mutations applied (what the mutating webhook does).
+    Mutate(MutateArgs),
     /// Print the rule catalog.
     Rules {
         /// Output format.
@@ -54,6 +57,24 @@ struct LintArgs {
     /// Exit 0 even when there are deny findings (errors reading files still exit 2).
     #[arg(long)]
     exit_zero: bool,
+    /// Write the mutations (RG201, RG202) into the files, keeping everything else byte for byte.
+    #[arg(long, conflicts_with = "diff")]
+    fix: bool,
+    /// Print the changes --fix would make as a unified diff; write nothing.
+    #[arg(long)]
+    diff: bool,
+}
+
+#[derive(clap::Args)]
+struct MutateArgs {
+    /// The manifest file, or - for stdin.
+    input: String,
+    /// Print one JSON line per mutated object with its JSON Patch instead of the manifest.
+    #[arg(long)]
+    patch: bool,
+    /// Policy file replacing the embedded default policy.
+    #[arg(long)]
+    policy: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -95,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print(&format!("{}\n", written.ca_bundle))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mutate(args) => run_mutate(args),
         Command::Rules { format } => {
             let out = match format {
                 RulesFormat::Json => format!("{}\n", serde_json::to_string_pretty(rules::ALL)?),
@@ -129,7 +151,40 @@ fn load_policy(path: Option<&str>) -> anyhow::Result<Policy> {
 
 fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let policy = load_policy(args.policy.as_deref())?;
-    let (sources, errors) = lint::read_sources(&args.paths);
+    let (mut sources, errors) = lint::read_sources(&args.paths);
+    let mut fix_failed = false;
+    if args.fix || args.diff {
+        let mode = if args.diff { Mode::Diff } else { Mode::Write };
+        let results = fix::files::fix_sources(&mut sources, &policy, mode);
+        for r in &results {
+            if let Some(line) = fix::files::describe(r, mode) {
+                eprintln!("{line}");
+            }
+        }
+        eprintln!("rollout-guard: {}", fix::files::summary(&results, mode));
+        fix_failed = results
+            .iter()
+            .any(|r| matches!(r.status, FixStatus::Refused { .. }));
+        if mode == Mode::Diff {
+            let diff: String = results
+                .iter()
+                .filter_map(|r| match &r.status {
+                    FixStatus::Fixed { diff, .. } => Some(diff.as_str()),
+                    _ => None,
+                })
+                .collect();
+            print(&diff)?;
+            let code = if !errors.is_empty() {
+                2
+            } else {
+                u8::from(fix_failed || !diff.is_empty())
+            };
+            for e in &errors {
+                eprintln!("{}: error: {}", e.path, e.message);
+            }
+            return Ok(ExitCode::from(code));
+        }
+    }
     let report = lint::lint(sources, errors, &policy);
     let color = args.format == Format::Human
         && std::io::stdout().is_terminal()
@@ -147,11 +202,59 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     std::mem::forget(report);
     Ok(if unreadable {
         ExitCode::from(2)
-    } else if failing && !args.exit_zero {
+    } else if (failing || fix_failed) && !args.exit_zero {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn run_mutate(args: MutateArgs) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(args.policy.as_deref())?;
+    if args.input != "-" && std::path::Path::new(&args.input).is_dir() {
+        anyhow::bail!("{}: is a directory; mutate takes one file or -", args.input);
+    }
+    let (sources, errors) = lint::read_sources(std::slice::from_ref(&args.input));
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{}: {}", e.path, e.message);
+    }
+    let src = sources.into_iter().next().context("no input")?;
+    let catalog = lint::shipped_catalog();
+    let ctx = rollout_guard::engine::Context {
+        policy: &policy,
+        catalog: &catalog,
+    };
+    let mutated = fix::mutate_source(&src.bytes, &ctx, "")
+        .map_err(|r| anyhow::anyhow!("{}:{}: {}", src.name, r.line, r.message))?;
+    if args.patch {
+        let lines: String = mutated
+            .changed
+            .iter()
+            .map(|c| {
+                let line = serde_json::json!({
+                    "file": src.name,
+                    "kind": c.kind.as_str(),
+                    "namespace": c.namespace,
+                    "name": c.name,
+                    "patch": c.patch,
+                });
+                format!("{line}\n")
+            })
+            .collect();
+        print(&lines)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match mutated.text {
+        Ok(text) => print(&text)?,
+        Err(r) => {
+            eprintln!(
+                "{}:{}: note: {}; printing the mutated documents re-serialised (comments and layout are not kept)",
+                src.name, r.line, r.message
+            );
+            print(&fix::render_documents(&mutated.documents))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.

@@ -42,190 +42,269 @@ impl Injection {
 /// What the mutator would do to one object.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Mutation {
-    /// What is injected, with the pointer of the added field.
+    /// What is injected, each with the pointer of the block it fills.
     pub injections: Vec<(Injection, String)>,
     /// The patch, annotation included; empty when nothing is injected.
     pub patch: Vec<PatchOperation>,
 }
 
-/// Rollout gaps the policy cannot fill (it names no default analysis): reported, not patched.
+/// Rollout gaps the policy cannot fill: reported, not patched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gap {
     pub rule: &'static Rule,
     pub pointer: String,
+    pub message: &'static str,
 }
+
+const NO_DEFAULT_ANALYSIS: &str =
+    "the Rollout has no analysis, and the policy names no default analysis to inject";
+const NO_BLUE_GREEN_INJECTION: &str = "the blue-green Rollout has no analysis, and the policy does not inject one (spec.blueGreen.injectPrePromotionAnalysis is false)";
 
 /// Plans the mutation of `obj`. `enabled(rule)` says whether RG201 (steps) and RG202 (analysis)
 /// are in force for this object: a rule that is off, or ignored by annotation, injects nothing.
+///
+/// Only absent fields are added (a field set to null counts as absent, and so does an empty
+/// analysis: `analysis: {}` or `templates: []` runs nothing). An empty list the manifest holds is
+/// appended to, an empty analysis object gets the keys it lacks; nothing the manifest sets is
+/// replaced or moved. The one exception is the `rollout-guard.io/mutated` annotation, whose
+/// labels are merged.
 pub fn plan(
     obj: &Object,
     policy: &Policy,
     enabled: &dyn Fn(&Rule) -> bool,
 ) -> (Mutation, Vec<Gap>) {
-    let mut m = Mutation::default();
-    let mut gaps = Vec::new();
+    let mut p = Planner {
+        policy,
+        steps_on: enabled(&RG201) && !policy.spec.canary.default_steps.is_empty(),
+        analysis_on: enabled(&RG202),
+        m: Mutation::default(),
+        gaps: Vec::new(),
+    };
     if obj.kind != Kind::Rollout {
-        return (m, gaps);
+        return (p.m, p.gaps);
     }
     let Some(spec) = obj.value.get("spec").and_then(Value::as_object) else {
-        return (m, gaps);
+        return (p.m, p.gaps);
     };
-    let steps_on = enabled(&RG201) && !policy.spec.canary.default_steps.is_empty();
-    let analysis = policy.spec.analysis.as_ref().filter(|_| enabled(&RG202));
-    let strategy = spec.get("strategy").filter(|v| !v.is_null());
-
-    match strategy {
-        None => {
-            let mut canary = Map::new();
-            if steps_on {
-                canary.insert(
-                    "steps".into(),
-                    Value::Array(policy.spec.canary.default_steps.clone()),
-                );
-            }
-            if let Some(a) = analysis {
-                let steps = if steps_on {
-                    policy.spec.canary.default_steps.len()
-                } else {
-                    0
-                };
-                canary.insert("analysis".into(), analysis_block(a, None, steps, true));
-            }
-            if !canary.is_empty() {
-                add(
-                    &mut m,
-                    Injection::CanaryStrategy,
-                    "/spec/strategy",
-                    json!({ "canary": canary }),
-                );
-            }
-            if analysis.is_none() && enabled(&RG202) {
-                gaps.push(Gap {
-                    rule: &RG202,
-                    pointer: "/spec".into(),
-                });
+    match spec.get("strategy") {
+        None | Some(Value::Null) => p.fresh_canary("/spec/strategy", true),
+        Some(Value::Object(strategy)) => {
+            let set = |k: &str| strategy.get(k).filter(|v| !v.is_null());
+            match (set("canary"), set("blueGreen")) {
+                (None, None) => p.fresh_canary("/spec/strategy/canary", false),
+                (Some(Value::Object(canary)), _) => p.canary(canary),
+                (None, Some(Value::Object(bg))) => p.blue_green(bg),
+                // A strategy that is not a mapping is RG204's to report, not ours to guess.
+                _ => {}
             }
         }
-        Some(strategy) => {
-            if let Some(canary) = strategy.get("canary") {
-                plan_canary(
-                    &mut m, &mut gaps, policy, canary, steps_on, analysis, enabled,
+        Some(_) => {}
+    }
+    if !p.m.injections.is_empty() {
+        annotate(&mut p.m, obj);
+    }
+    (p.m, p.gaps)
+}
+
+struct Planner<'a> {
+    policy: &'a Policy,
+    steps_on: bool,
+    analysis_on: bool,
+    m: Mutation,
+    gaps: Vec<Gap>,
+}
+
+impl Planner<'_> {
+    fn default_steps(&self) -> &[Value] {
+        &self.policy.spec.canary.default_steps
+    }
+
+    /// The analysis defaults, when RG202 is in force and the policy has them.
+    fn analysis(&self) -> Option<&AnalysisDefaults> {
+        self.policy
+            .spec
+            .analysis
+            .as_ref()
+            .filter(|_| self.analysis_on)
+    }
+
+    fn gap(&mut self, pointer: &str, message: &'static str) {
+        self.gaps.push(Gap {
+            rule: &RG202,
+            pointer: pointer.into(),
+            message,
+        });
+    }
+
+    fn inject(&mut self, what: Injection, at: &str) {
+        self.m.injections.push((what, at.to_string()));
+    }
+
+    fn op(&mut self, path: &str, value: Value) {
+        self.m.patch.push(add_op(path, value));
+    }
+
+    /// A whole canary for a Rollout without a strategy: at `/spec/strategy` (wrapped in
+    /// `canary:`) or at `/spec/strategy/canary`.
+    fn fresh_canary(&mut self, at: &str, wrap: bool) {
+        let mut canary = Map::new();
+        let mut steps = 0;
+        if self.steps_on {
+            steps = self.default_steps().len();
+            canary.insert("steps".into(), Value::Array(self.default_steps().to_vec()));
+        }
+        match self.analysis() {
+            Some(a) => {
+                canary.insert(
+                    "analysis".into(),
+                    Value::Object(analysis_block(a, None, Some(steps))),
                 );
-            } else if let Some(bg) = strategy.get("blueGreen").and_then(Value::as_object) {
-                let has_analysis = ["prePromotionAnalysis", "postPromotionAnalysis"]
-                    .iter()
-                    .any(|k| bg.get(*k).is_some_and(|v| !v.is_null()));
-                if !has_analysis && enabled(&RG202) {
-                    match analysis.filter(|_| policy.spec.blue_green.inject_pre_promotion_analysis)
-                    {
-                        Some(a) => {
-                            let preview = bg.get("previewService").and_then(Value::as_str);
-                            add(
-                                &mut m,
-                                Injection::PrePromotionAnalysis,
-                                "/spec/strategy/blueGreen/prePromotionAnalysis",
-                                analysis_block(a, preview, 0, false),
-                            );
+            }
+            None if self.analysis_on => self.gap(at, NO_DEFAULT_ANALYSIS),
+            None => {}
+        }
+        if canary.is_empty() {
+            return;
+        }
+        let value = if wrap {
+            json!({ "canary": canary })
+        } else {
+            Value::Object(canary)
+        };
+        self.inject(Injection::CanaryStrategy, at);
+        self.op(at, value);
+    }
+
+    fn canary(&mut self, canary: &Map<String, Value>) {
+        const AT: &str = "/spec/strategy/canary";
+        let existing = match canary.get("steps") {
+            None | Some(Value::Null) => Some(&[][..]),
+            Some(Value::Array(steps)) => Some(steps.as_slice()),
+            // Steps that are not a list are RG203's to report; they stay as they are.
+            Some(_) => None,
+        };
+        let mut steps = existing.map_or(0, <[Value]>::len);
+        if existing.is_some_and(<[Value]>::is_empty) && self.steps_on {
+            let defaults = self.default_steps().to_vec();
+            self.inject(Injection::CanarySteps, &format!("{AT}/steps"));
+            if canary.get("steps").is_some_and(Value::is_array) {
+                // `steps: []`: append to the list the manifest holds.
+                for (i, step) in defaults.iter().enumerate() {
+                    self.op(&format!("{AT}/steps/{i}"), step.clone());
+                }
+            } else {
+                self.op(&format!("{AT}/steps"), Value::Array(defaults.clone()));
+            }
+            steps = defaults.len();
+        }
+        let step_list = existing.unwrap_or_default();
+        let has_analysis = runs_analysis(canary.get("analysis"))
+            || step_list.iter().any(|s| runs_analysis(s.get("analysis")))
+            || step_list.iter().any(|s| {
+                s.pointer("/experiment/analyses")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            });
+        if has_analysis || !self.analysis_on {
+            return;
+        }
+        match self.analysis() {
+            Some(a) => {
+                let service = canary.get("canaryService").and_then(Value::as_str);
+                let block = analysis_block(a, service, Some(steps));
+                let at = format!("{AT}/analysis");
+                self.fill_analysis(
+                    Injection::CanaryAnalysis,
+                    &at,
+                    canary.get("analysis"),
+                    block,
+                );
+            }
+            None => self.gap(AT, NO_DEFAULT_ANALYSIS),
+        }
+    }
+
+    fn blue_green(&mut self, bg: &Map<String, Value>) {
+        const AT: &str = "/spec/strategy/blueGreen";
+        let pre = bg.get("prePromotionAnalysis");
+        if runs_analysis(pre) || runs_analysis(bg.get("postPromotionAnalysis")) || !self.analysis_on
+        {
+            return;
+        }
+        if !self.policy.spec.blue_green.inject_pre_promotion_analysis {
+            return self.gap(AT, NO_BLUE_GREEN_INJECTION);
+        }
+        match self.analysis() {
+            Some(a) => {
+                let preview = bg.get("previewService").and_then(Value::as_str);
+                let block = analysis_block(a, preview, None);
+                let at = format!("{AT}/prePromotionAnalysis");
+                self.fill_analysis(Injection::PrePromotionAnalysis, &at, pre, block);
+            }
+            None => self.gap(AT, NO_DEFAULT_ANALYSIS),
+        }
+    }
+
+    /// Puts `block` at `at`: the whole block when the field is absent, otherwise the keys and
+    /// list items an empty analysis object lacks.
+    fn fill_analysis(
+        &mut self,
+        what: Injection,
+        at: &str,
+        existing: Option<&Value>,
+        block: Map<String, Value>,
+    ) {
+        let ops_before = self.m.patch.len();
+        match existing {
+            None | Some(Value::Null) => self.op(at, Value::Object(block)),
+            Some(Value::Object(have)) => {
+                for (key, value) in block {
+                    match (have.get(&key), value) {
+                        (None | Some(Value::Null), value) => self.op(&format!("{at}/{key}"), value),
+                        (Some(Value::Array(held)), Value::Array(items)) => {
+                            let mut next = held.len();
+                            for item in items {
+                                // An argument the manifest already passes keeps its value.
+                                let passed = held.iter().any(|h| {
+                                    h.get("name").is_some() && h.get("name") == item.get("name")
+                                });
+                                if !passed {
+                                    self.op(&format!("{at}/{key}/{next}"), item);
+                                    next += 1;
+                                }
+                            }
                         }
-                        None => gaps.push(Gap {
-                            rule: &RG202,
-                            pointer: "/spec/strategy/blueGreen".into(),
-                        }),
+                        _ => {}
                     }
                 }
             }
+            // An analysis that is not a mapping is left for the rules to report.
+            Some(_) => {}
+        }
+        if self.m.patch.len() > ops_before {
+            self.inject(what, at);
         }
     }
-    if !m.injections.is_empty() {
-        annotate(&mut m, obj);
-    }
-    (m, gaps)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_canary(
-    m: &mut Mutation,
-    gaps: &mut Vec<Gap>,
-    policy: &Policy,
-    canary: &Value,
-    steps_on: bool,
-    analysis: Option<&AnalysisDefaults>,
-    enabled: &dyn Fn(&Rule) -> bool,
-) {
-    let at = "/spec/strategy/canary";
-    if canary.is_null() {
-        // `canary:` with nothing under it: fill it as a whole.
-        let mut fresh = Map::new();
-        if steps_on {
-            fresh.insert(
-                "steps".into(),
-                Value::Array(policy.spec.canary.default_steps.clone()),
-            );
-        }
-        if let Some(a) = analysis {
-            let n = if steps_on {
-                policy.spec.canary.default_steps.len()
-            } else {
-                0
-            };
-            fresh.insert("analysis".into(), analysis_block(a, None, n, true));
-        }
-        if !fresh.is_empty() {
-            add(m, Injection::CanaryStrategy, at, Value::Object(fresh));
-        }
-        return;
-    }
-    let Some(canary) = canary.as_object() else {
-        return;
-    };
-    let existing_steps = canary.get("steps").and_then(Value::as_array);
-    let mut steps = existing_steps.map_or(0, Vec::len);
-    if existing_steps.is_none_or(Vec::is_empty)
-        && steps_on
-        && !canary
-            .get("steps")
-            .is_some_and(|s| !s.is_null() && !s.is_array())
-    {
-        add(
-            m,
-            Injection::CanarySteps,
-            &format!("{at}/steps"),
-            Value::Array(policy.spec.canary.default_steps.clone()),
-        );
-        steps = policy.spec.canary.default_steps.len();
-    }
-    let background = canary.get("analysis").is_some_and(|v| !v.is_null());
-    let in_step = existing_steps.is_some_and(|s| {
-        s.iter()
-            .any(|step| step.get("analysis").is_some_and(|v| !v.is_null()))
-    });
-    if !background && !in_step && enabled(&RG202) {
-        match analysis {
-            Some(a) => {
-                let service = canary.get("canaryService").and_then(Value::as_str);
-                add(
-                    m,
-                    Injection::CanaryAnalysis,
-                    &format!("{at}/analysis"),
-                    analysis_block(a, service, steps, true),
-                );
-            }
-            None => gaps.push(Gap {
-                rule: &RG202,
-                pointer: at.into(),
-            }),
-        }
-    }
+/// True when an analysis block names at least one template: `analysis: {}` or `templates: []`
+/// runs nothing.
+fn runs_analysis(analysis: Option<&Value>) -> bool {
+    analysis
+        .and_then(|a| a.get("templates"))
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty())
 }
 
 /// The analysis block the policy asks for. `service` is the canary (or preview) Service; when
-/// it is unset the Rollout's own name stands in, read by Argo from `metadata.name`.
+/// it is unset the Rollout's own name stands in, read by Argo from `metadata.name`. `steps` is
+/// the number of canary steps for a background analysis (None for blue-green): `startingStep`
+/// is set only when it names one of them.
 fn analysis_block(
     a: &AnalysisDefaults,
     service: Option<&str>,
-    steps: usize,
-    with_start: bool,
-) -> Value {
+    steps: Option<usize>,
+) -> Map<String, Value> {
     let field = |path: &str| json!({ "fieldRef": { "fieldPath": path } });
     let args: Vec<Value> = a
         .default_args
@@ -258,17 +337,14 @@ fn analysis_block(
     if !args.is_empty() {
         block.insert("args".into(), Value::Array(args));
     }
-    if with_start {
-        if let Some(start) = a.starting_step.filter(|s| *s > 0 && (*s as usize) <= steps) {
+    if let (Some(steps), Some(start)) = (steps, a.starting_step) {
+        // Argo counts steps from 0 and 0 is its default; a start past the last step would
+        // never run the analysis.
+        if start > 0 && (start as usize) < steps {
             block.insert("startingStep".into(), json!(start));
         }
     }
-    Value::Object(block)
-}
-
-fn add(m: &mut Mutation, what: Injection, path: &str, value: Value) {
-    m.injections.push((what, path.to_string()));
-    m.patch.push(add_op(path, value));
+    block
 }
 
 fn add_op(path: &str, value: Value) -> PatchOperation {
@@ -278,27 +354,51 @@ fn add_op(path: &str, value: Value) -> PatchOperation {
     })
 }
 
+/// Records what was injected in the `rollout-guard.io/mutated` annotation, keeping the labels
+/// an earlier mutation left there.
 fn annotate(m: &mut Mutation, obj: &Object) {
-    let label = m
-        .injections
-        .iter()
-        .map(|(i, _)| i.label())
-        .collect::<Vec<_>>()
-        .join(",");
-    let annotations = obj.value.pointer("/metadata/annotations");
-    match annotations {
-        Some(Value::Object(_)) => m.patch.push(add_op(
-            &format!(
-                "/metadata/annotations/{}",
-                MUTATED_ANNOTATION.replace('/', "~1")
-            ),
-            json!(label),
+    let mut labels: Vec<&str> = Vec::new();
+    for (injection, _) in &m.injections {
+        if !labels.contains(&injection.label()) {
+            labels.push(injection.label());
+        }
+    }
+    let fresh = |labels: &[&str]| json!({ MUTATED_ANNOTATION: labels.join(",") });
+    match obj.value.get("metadata") {
+        None | Some(Value::Null) => m.patch.push(add_op(
+            "/metadata",
+            json!({ "annotations": fresh(&labels) }),
         )),
-        _ if obj.value.get("metadata").is_some_and(Value::is_object) => m.patch.push(add_op(
-            "/metadata/annotations",
-            json!({ MUTATED_ANNOTATION: label }),
-        )),
-        _ => {}
+        Some(Value::Object(meta)) => match meta.get("annotations") {
+            None | Some(Value::Null) => m
+                .patch
+                .push(add_op("/metadata/annotations", fresh(&labels))),
+            Some(Value::Object(annotations)) => {
+                let held = annotations.get(MUTATED_ANNOTATION).and_then(Value::as_str);
+                let mut merged: Vec<&str> = held
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                for label in labels {
+                    if !merged.contains(&label) {
+                        merged.push(label);
+                    }
+                }
+                let merged = merged.join(",");
+                if held != Some(merged.as_str()) {
+                    let path = format!(
+                        "/metadata/annotations/{}",
+                        MUTATED_ANNOTATION.replace('~', "~0").replace('/', "~1")
+                    );
+                    m.patch.push(add_op(&path, json!(merged)));
+                }
+            }
+            // Annotations that are not a mapping: the API server rejects the object anyway.
+            Some(_) => {}
+        },
+        Some(_) => {}
     }
 }
 
@@ -367,5 +467,101 @@ mod tests {
             out.pointer("/spec/strategy/blueGreen/prePromotionAnalysis/args/0/value"),
             Some(&json!("p"))
         );
+        assert!(out
+            .pointer("/spec/strategy/blueGreen/prePromotionAnalysis/startingStep")
+            .is_none());
+    }
+
+    #[test]
+    fn starting_step_must_name_an_existing_step() {
+        // One step: index 1 does not exist, so no startingStep.
+        let (_, out) = mutate(&format!(
+            "{HEAD}  strategy:\n    canary:\n      steps: [{{setWeight: 20}}]\n"
+        ));
+        assert!(out.pointer("/spec/strategy/canary/analysis").is_some());
+        assert!(out
+            .pointer("/spec/strategy/canary/analysis/startingStep")
+            .is_none());
+        let (_, out) = mutate(&format!(
+            "{HEAD}  strategy:\n    canary:\n      steps: [{{setWeight: 20}}, {{pause: {{}}}}]\n"
+        ));
+        assert_eq!(
+            out.pointer("/spec/strategy/canary/analysis/startingStep"),
+            Some(&json!(1))
+        );
+    }
+
+    #[test]
+    fn empty_analysis_counts_as_none_and_is_filled_not_replaced() {
+        for analysis in ["{}", "{templates: []}", "{templates: [], startingStep: 0}"] {
+            let (inj, out) = mutate(&format!(
+                "{HEAD}  strategy:\n    canary:\n      steps: [{{setWeight: 5}}, {{pause: {{}}}}]\n      analysis: {analysis}\n"
+            ));
+            assert_eq!(inj, [Injection::CanaryAnalysis], "{analysis}");
+            let a = out.pointer("/spec/strategy/canary/analysis").unwrap();
+            assert_eq!(a["templates"][0]["templateName"], "success-rate-nginx");
+            if analysis.contains("startingStep") {
+                assert_eq!(a["startingStep"], 0, "the manifest's startingStep stays");
+            }
+        }
+        // An empty step analysis is no analysis either.
+        let (inj, _) = mutate(&format!(
+            "{HEAD}  strategy:\n    canary:\n      steps: [{{analysis: {{templates: []}}}}]\n"
+        ));
+        assert_eq!(inj, [Injection::CanaryAnalysis]);
+    }
+
+    #[test]
+    fn passed_arguments_keep_their_values() {
+        let (_, out) = mutate(&format!(
+            "{HEAD}  strategy:\n    canary:\n      steps: [{{setWeight: 5}}]\n      analysis:\n        templates: []\n        args: [{{name: service-name, value: mine}}]\n"
+        ));
+        let args = out.pointer("/spec/strategy/canary/analysis/args").unwrap();
+        assert_eq!(args[0], json!({"name": "service-name", "value": "mine"}));
+        assert_eq!(args[1]["name"], "namespace");
+        assert_eq!(args.as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_annotation_names_what_was_injected_and_keeps_earlier_labels() {
+        let yaml = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\n  annotations: {a: b, rollout-guard.io/mutated: canary-steps}\nspec:\n  strategy:\n    canary: {steps: [{setWeight: 5}]}\n";
+        let (inj, out) = mutate(yaml);
+        assert_eq!(inj, [Injection::CanaryAnalysis]);
+        let annotations = out.pointer("/metadata/annotations").unwrap();
+        assert_eq!(
+            annotations,
+            &json!({"a": "b", "rollout-guard.io/mutated": "canary-steps,canary-analysis"})
+        );
+    }
+
+    #[test]
+    fn workload_ref_rollouts_are_mutated_the_same_way() {
+        let yaml = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: w}\nspec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: w}\n  strategy:\n    canary: {canaryService: w-canary}\n";
+        let (inj, out) = mutate(yaml);
+        assert_eq!(inj, [Injection::CanarySteps, Injection::CanaryAnalysis]);
+        assert_eq!(
+            out.pointer("/spec/strategy/canary/analysis/args/0/value"),
+            Some(&json!("w-canary"))
+        );
+    }
+
+    #[test]
+    fn policy_without_analysis_or_blue_green_injection_reports_a_gap() {
+        let obj = objects(&format!(
+            "{HEAD}  strategy:\n    blueGreen: {{activeService: a}}\n"
+        ))
+        .pop()
+        .unwrap();
+        let mut policy = Policy::embedded();
+        policy.spec.blue_green.inject_pre_promotion_analysis = false;
+        let (m, gaps) = plan(&obj, &policy, &|_| true);
+        assert!(m.patch.is_empty());
+        assert_eq!(gaps.len(), 1);
+        assert!(gaps[0].message.contains("injectPrePromotionAnalysis"));
+        policy.spec.analysis = None;
+        let obj = objects(HEAD).pop().unwrap();
+        let (m, gaps) = plan(&obj, &policy, &|_| true);
+        assert_eq!(m.injections.len(), 1, "the steps are still injected");
+        assert_eq!(gaps[0].pointer, "/spec/strategy");
     }
 }

@@ -1,0 +1,237 @@
+//! The engine's mutations written back into manifests: `rollout-guard mutate`, `lint --fix` and
+//! `lint --diff`.
+//!
+//! The patch of each object becomes text edits on its source ([`edit`]), so comments, quoting,
+//! key order, blank lines and the other documents of the stream stay as they were. Every edited
+//! text is parsed again and must give exactly the patched objects, and every other document
+//! unchanged; when it does not, the fix is refused and nothing is written.
+
+pub mod edit;
+pub mod files;
+pub mod render;
+pub mod write;
+
+use crate::engine::{self, Context};
+use crate::manifest::{self, yaml, Kind, Object};
+use crate::mutate::{self, Injection};
+use json_patch::PatchOperation;
+use serde_json::Value;
+
+/// Why a source cannot be mutated in place: the line (1-based) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct Refusal {
+    pub line: usize,
+    pub message: String,
+}
+
+/// An object the mutation changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Changed {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    /// The line the object starts on.
+    pub line: usize,
+    pub injected: Vec<Injection>,
+    /// The engine's patch, as the webhook would send it.
+    pub patch: Vec<PatchOperation>,
+}
+
+/// A source with the engine's mutations applied.
+#[derive(Debug)]
+pub struct Mutated {
+    /// Every document's value after mutation (`None` for an empty document), in order.
+    pub documents: Vec<Option<Value>>,
+    /// The objects the mutation changes.
+    pub changed: Vec<Changed>,
+    /// The source with the mutations written in (the source itself when nothing changes), or
+    /// why that cannot be done safely.
+    pub text: Result<String, Refusal>,
+}
+
+/// Streams from this size up are parsed on every core, as the linter does.
+const PARALLEL_PARSE_BYTES: usize = 512 * 1024;
+
+/// Mutates every object of a source. `origin` is the source's directory (see
+/// [`Object::origin`]). `Err` when the source is not UTF-8 YAML.
+pub fn mutate_source(bytes: &[u8], ctx: &Context, origin: &str) -> Result<Mutated, Refusal> {
+    if bytes.len() > manifest::MAX_INPUT_BYTES {
+        return Err(Refusal {
+            line: 1,
+            message: format!(
+                "the input is larger than {} MiB",
+                manifest::MAX_INPUT_BYTES / 1048576
+            ),
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| Refusal {
+        line: bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1,
+        message: "not UTF-8 text".into(),
+    })?;
+    // Spans count from after a byte order mark; it is put back in front of the result.
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
+    };
+    let docs = parse(body).map_err(|e| Refusal {
+        line: e.pos.line.max(1),
+        message: format!(
+            "not valid YAML (column {}): {}",
+            e.pos.column.max(1),
+            e.message
+        ),
+    })?;
+
+    let mut documents = Vec::with_capacity(docs.len());
+    let mut changed = Vec::new();
+    let mut edits = Vec::new();
+    let mut refusal = None;
+    for doc in &docs {
+        let Some(root) = &doc.root else {
+            documents.push(None);
+            continue;
+        };
+        let value = yaml::to_json(root);
+        let Some(mut object) = Object::from_value(value.clone()) else {
+            documents.push(Some(value));
+            continue;
+        };
+        object.origin = origin.to_string();
+        let review = engine::review(&object, ctx);
+        if review.patch.is_empty() {
+            documents.push(Some(value));
+            continue;
+        }
+        let patched = mutate::apply(&value, &review.patch).map_err(|e| Refusal {
+            line: root.span.start.line,
+            message: format!("internal error: the patch does not apply: {e}"),
+        })?;
+        documents.push(Some(patched));
+        if refusal.is_none() {
+            let style = render::Style::detect(body, root);
+            match edit::plan(body, root, &review.patch, &style) {
+                Ok(e) => edits.extend(e),
+                Err(r) => refusal = Some(r),
+            }
+        }
+        changed.push(Changed {
+            kind: object.kind,
+            namespace: object.namespace,
+            name: object.name,
+            line: root.span.start.line,
+            injected: review.injected,
+            patch: review.patch,
+        });
+    }
+    let text = match refusal {
+        Some(r) => Err(r),
+        None if edits.is_empty() => Ok(text.to_string()),
+        None => {
+            let edited = edit::apply(body, &edits);
+            verify(&edited, &docs, &documents).map(|()| format!("{bom}{edited}"))
+        }
+    };
+    Ok(Mutated {
+        documents,
+        changed,
+        text,
+    })
+}
+
+fn parse(text: &str) -> Result<Vec<yaml::YamlDoc>, yaml::YamlError> {
+    let parsed = if text.len() < PARALLEL_PARSE_BYTES {
+        yaml::parse_stream(text)
+    } else {
+        yaml::parse_stream_parallel(text, crate::threads(), &|doc| doc)
+    };
+    parsed.map_err(|(_, e)| e)
+}
+
+/// Checks that `edited` parses to `expected`, document by document, key order included.
+fn verify(
+    edited: &str,
+    original: &[yaml::YamlDoc],
+    expected: &[Option<Value>],
+) -> Result<(), Refusal> {
+    let line = |i: usize| {
+        original
+            .get(i)
+            .and_then(|d| d.root.as_ref())
+            .map_or(1, |r| r.span.start.line)
+    };
+    let hint = if original.iter().any(|d| d.root.is_some()) && edited.contains(['&', '*']) {
+        " (YAML anchors or aliases?)"
+    } else {
+        ""
+    };
+    let docs = parse(edited).map_err(|e| Refusal {
+        line: e.pos.line.max(1),
+        message: format!("the edited text would not be valid YAML ({})", e.message),
+    })?;
+    if docs.len() != expected.len() {
+        return Err(Refusal {
+            line: 1,
+            message: "the edited text would hold a different number of documents".into(),
+        });
+    }
+    for (i, (doc, want)) in docs.iter().zip(expected).enumerate() {
+        let got = doc.root.as_ref().map(yaml::to_json);
+        let same = match (&got, want) {
+            (Some(g), Some(w)) => serde_json::to_string(g).ok() == serde_json::to_string(w).ok(),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            return Err(Refusal {
+                line: line(i),
+                message: format!("the edited text would not read back as the mutated object{hint}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The mutated stream in block YAML, for when the source text cannot be kept: comments and
+/// formatting are lost, the values are exact.
+pub fn render_documents(documents: &[Option<Value>]) -> String {
+    let style = render::Style {
+        indent: 2,
+        seq_indent: 0,
+        newline: "\n",
+        json: false,
+    };
+    documents
+        .iter()
+        .map(|d| match d {
+            Some(v) => render::document(v, &style),
+            None => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// A unified diff from `old` to `new`, headed with `name`; empty when they are equal.
+pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(name, name)
+        .to_string()
+}
+
+/// The labels of what was injected, for messages: `canary-steps,canary-analysis`.
+pub fn labels(injected: &[Injection]) -> String {
+    injected
+        .iter()
+        .map(|i| i.label())
+        .collect::<Vec<_>>()
+        .join(",")
+}
