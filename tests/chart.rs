@@ -1,7 +1,8 @@
 //! The Helm chart through a real `helm` (`HELM`, or `helm` on PATH; `.ci/install-helm` installs
 //! one): lint, render in every TLS mode, and check the rendered objects: the webhook
 //! configurations, the certificates (with openssl), RBAC, the Deployment, the policy and the
-//! templates from `policies/`, the values schema, and `rollout-guard lint` over the result.
+//! templates from `policies/`, the values schema, `rollout-guard lint` over the result, and the
+//! Kubernetes API schemas (`KUBERNETES_VALIDATE`; `.ci/install-kubernetes-validate`).
 
 #[path = "support/fake_api.rs"]
 mod fake_api;
@@ -20,23 +21,7 @@ const NAMESPACE: &str = "guard-system";
 const SERVICE: &str = "rg-rollout-guard";
 
 fn helm_path() -> PathBuf {
-    if let Some(h) = std::env::var_os("HELM").filter(|h| !h.is_empty()) {
-        let h = PathBuf::from(h);
-        assert!(h.exists(), "HELM={} does not exist", h.display());
-        return h;
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("helm"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "helm not found: the chart tests need a real helm. Run `export HELM=$(.ci/install-helm)` \
-                 (or put helm on PATH) and run the tests again"
-            )
-        })
+    tool("HELM", "helm", ".ci/install-helm")
 }
 
 fn helm(args: &[&str]) -> std::process::Output {
@@ -1128,4 +1113,143 @@ fn readme_install_section_is_true() {
         shown.contains(&expected),
         "README shows:\n{shown}\nexpected: {expected}"
     );
+}
+
+/// A tool from the environment variable `var` or PATH; panics with how to install it.
+fn tool(var: &str, name: &str, install: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(p.exists(), "{var}={} does not exist", p.display());
+        return p;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{name} not found: run `export {var}=$({install})` (or put {name} on PATH)")
+        })
+}
+
+#[test]
+fn rendered_objects_pass_the_kubernetes_api_schemas_strictly() {
+    // kubernetes-validate carries the API's own schemas; --strict rejects unknown fields, as
+    // kubectl's default server-side field validation does. The oldest Kubernetes the chart
+    // supports (Chart.yaml kubeVersion) and the one the crate's API types target.
+    let validate = tool(
+        "KUBERNETES_VALIDATE",
+        "kubernetes-validate",
+        ".ci/install-kubernetes-validate",
+    );
+    let dir = temp_dir("chart-kube-schemas");
+    for (name, extra) in [
+        (
+            "generate",
+            vec!["--set", "metrics.serviceMonitor.enabled=true"],
+        ),
+        ("cert-manager", vec!["--set", "tls.mode=certManager"]),
+        (
+            "secret",
+            vec![
+                "--set",
+                "tls.mode=secret",
+                "--set",
+                "tls.secretName=mine",
+                "--set",
+                "tls.caBundle=Q0E=",
+                "--set",
+                "cluster.enabled=false",
+                "--set",
+                "webhook.objectSelector.matchLabels.team=a",
+            ],
+        ),
+    ] {
+        let out = helm(
+            &[
+                &["template", RELEASE, &chart(), "--namespace", NAMESPACE],
+                extra.as_slice(),
+            ]
+            .concat(),
+        );
+        assert!(out.status.success());
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        for version in ["1.25.0", "1.34.0"] {
+            let out = Command::new(&validate)
+                .args(["--strict", "-k", version])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let report = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && !report.contains("did not validate"),
+                "{name} against Kubernetes {version}:\n{report}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for kind in [
+                "deployment",
+                "mutatingwebhookconfiguration",
+                "validatingwebhookconfiguration",
+                "service",
+            ] {
+                assert!(
+                    report.contains(&format!("passed for resource {kind}/")),
+                    "{name}: {kind} was not checked:\n{report}"
+                );
+            }
+        }
+    }
+}
+
+/// Makes a CRD schema reject unknown fields, as the apiserver's strict field validation does.
+fn strict(schema: &mut Value) {
+    if let Some(map) = schema.as_object_mut() {
+        let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
+        if map.contains_key("properties") && !map.contains_key("additionalProperties") && !preserve
+        {
+            map.insert("additionalProperties".into(), json!(false));
+        }
+        for v in map.values_mut() {
+            strict(v);
+        }
+    } else if let Some(items) = schema.as_array_mut() {
+        items.iter_mut().for_each(strict);
+    }
+}
+
+#[test]
+fn cluster_analysis_templates_pass_the_argo_crd_schema() {
+    let crd_path = repo().join("../shared/corpus/crds/cluster-analysis-template-crd.yaml");
+    let crd = parse_stream(&std::fs::read_to_string(&crd_path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared corpus must be beside the checkout)",
+            crd_path.display()
+        )
+    }))
+    .remove(0);
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1alpha1")
+        .unwrap();
+    let mut schema = version["schema"]["openAPIV3Schema"].clone();
+    strict(&mut schema);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let docs = render(&[]);
+    let templates = all(&docs, "ClusterAnalysisTemplate");
+    assert_eq!(templates.len(), 3);
+    for t in templates {
+        let errors: Vec<String> = validator
+            .iter_errors(t)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", t["metadata"]["name"]);
+    }
+    // The strict schema does catch a misspelt field.
+    let mut bad = all(&docs, "ClusterAnalysisTemplate")[0].clone();
+    bad["spec"]["metrics"][0]["failurelimit"] = json!(2);
+    assert!(!validator.is_valid(&bad));
 }
