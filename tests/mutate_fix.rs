@@ -239,7 +239,7 @@ fn every_rollout_shape_gets_its_expected_patch() {
 
 #[test]
 fn mutate_prints_every_document_keeping_the_text() {
-    for name in ["shapes", "stream"] {
+    for name in ["shapes", "stream", "odd"] {
         let out = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let want = fs::read(fixture(&format!("{name}.fixed.yaml"))).unwrap();
@@ -253,7 +253,7 @@ fn mutate_prints_every_document_keeping_the_text() {
 
 #[test]
 fn mutate_output_equals_the_patch_applied_to_the_input() {
-    for name in ["shapes", "stream"] {
+    for name in ["shapes", "stream", "odd"] {
         let input = fs::read_to_string(fixture(&format!("{name}.yaml"))).unwrap();
         let mutated = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
         let by_name = patches(&fixture(&format!("{name}.yaml")));
@@ -339,7 +339,7 @@ fn rules_found(path: &Path) -> Vec<String> {
 #[test]
 fn fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone() {
     let dir = temp_dir("fix");
-    for name in ["shapes", "stream"] {
+    for name in ["shapes", "stream", "odd"] {
         let f = dir.join(format!("{name}.yaml"));
         fs::copy(fixture(&format!("{name}.yaml")), &f).unwrap();
         assert!(rules_found(&f).iter().any(|r| r == "RG201" || r == "RG202"));
@@ -746,4 +746,97 @@ fn property_patch_equals_mutate_nothing_overwritten_and_idempotent() {
         assert_eq!(again.text.unwrap(), fixed);
     }
     assert!(mutated_count > 200, "{mutated_count}");
+}
+
+#[test]
+fn fix_keeps_crlf_line_ends_and_a_byte_order_mark() {
+    let dir = temp_dir("crlf");
+    let input = fs::read_to_string(fixture("stream.yaml")).unwrap();
+    let want = fs::read_to_string(fixture("stream.fixed.yaml")).unwrap();
+    for (name, convert) in [
+        (
+            "crlf.yaml",
+            (|s: &str| s.replace('\n', "\r\n")) as fn(&str) -> String,
+        ),
+        ("bom.yaml", |s: &str| format!("\u{feff}{s}")),
+    ] {
+        let f = dir.join(name);
+        fs::write(&f, convert(&input)).unwrap();
+        let out = run(&["lint", "--fix", f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert_eq!(fs::read_to_string(&f).unwrap(), convert(&want), "{name}");
+    }
+}
+
+#[test]
+fn fix_edits_json_files_as_json() {
+    let dir = temp_dir("json");
+    let f = dir.join("rollout.json");
+    let rollout = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "j", "namespace": "demo", "labels": {"app": "j"}},
+        "spec": {"replicas": 2, "strategy": {"canary": {"canaryService": "j-canary", "steps": []}}}
+    });
+    let text = serde_json::to_string_pretty(&rollout).unwrap() + "\n";
+    fs::write(&f, &text).unwrap();
+    let line = patches(&f).remove("j").unwrap();
+    let out = run(&["lint", "--fix", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fixed = fs::read_to_string(&f).unwrap();
+    // Still JSON, and exactly the patched object.
+    let parsed: Value = serde_json::from_str(&fixed).unwrap_or_else(|e| panic!("{e}\n{fixed}"));
+    let patch: Vec<json_patch::PatchOperation> =
+        serde_json::from_value(line["patch"].clone()).unwrap();
+    assert_eq!(parsed, mutate::apply(&rollout, &patch).unwrap());
+    // The original lines are all still there, in order.
+    let kept: Vec<&str> = text.lines().map(|l| l.trim_end_matches(',')).collect();
+    let mut fixed_lines = fixed.lines().map(|l| l.trim_end_matches(','));
+    for l in kept.iter().filter(|l| !l.ends_with("[]")) {
+        assert!(
+            fixed_lines.any(|f| f == *l),
+            "{l} missing or moved:\n{fixed}"
+        );
+    }
+}
+
+#[test]
+fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
+    let policy = Policy::embedded();
+    let catalog = Catalog::default();
+    let ctx = Context {
+        policy: &policy,
+        catalog: &catalog,
+    };
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    assert!(
+        corpus.is_dir(),
+        "the shared corpus must be beside the checkout"
+    );
+    let mut stack = vec![corpus];
+    let mut fixed = 0;
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let name = p.display().to_string();
+        if ![".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e)) {
+            continue;
+        }
+        let bytes = fs::read(&p).unwrap();
+        // Helm templates and other invalid YAML are refused with a line; that is all.
+        let Ok(m) = fix::mutate_source(&bytes, &ctx, "") else {
+            continue;
+        };
+        if m.changed.is_empty() {
+            assert_eq!(m.text.unwrap().as_bytes(), bytes.as_slice(), "{name}");
+            continue;
+        }
+        let text = m.text.unwrap_or_else(|e| panic!("{name}: refused: {e}"));
+        let again = fix::mutate_source(text.as_bytes(), &ctx, "").unwrap();
+        assert!(again.changed.is_empty(), "{name}: {:?}", again.changed);
+        fixed += 1;
+    }
+    assert!(fixed > 50, "{fixed}");
 }

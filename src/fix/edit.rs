@@ -238,6 +238,43 @@ fn line_end_after(text: &str, start: usize, end: usize) -> usize {
     }
 }
 
+/// Where to append after `node` when the text it ends with is a block scalar with keep
+/// chomping (`|+`, `>+`): after its trailing blank lines, which belong to its value.
+fn after_kept_lines(text: &str, node: &Node) -> Option<usize> {
+    let mut leaf = node;
+    loop {
+        match &leaf.data {
+            NodeData::Map {
+                entries,
+                flow: false,
+            } => leaf = &entries.last()?.1,
+            NodeData::Seq { items, flow: false } => leaf = items.last()?,
+            NodeData::Scalar {
+                style: ScalarStyle::Literal | ScalarStyle::Folded,
+                ..
+            } => break,
+            _ => return None,
+        }
+    }
+    // The header (`|+`, `>2+`) is on the line before the content.
+    let content_line = text[..leaf.span.start.byte].rfind('\n')?;
+    let header_line = &text[text[..content_line].rfind('\n').map_or(0, |i| i + 1)..content_line];
+    let indicator = header_line.rfind(['|', '>'])?;
+    let header = header_line[indicator + 1..]
+        .split([' ', '\t', '#'])
+        .next()
+        .unwrap_or_default();
+    if !header.contains('+') {
+        return None;
+    }
+    let body = text[..leaf.span.end.byte.min(text.len())].trim_end_matches([' ', '\t']);
+    let last_newline = body.strip_suffix('\n')?.len();
+    Some(match body[..last_newline].strip_suffix('\r') {
+        Some(rest) => rest.len(),
+        None => last_newline,
+    })
+}
+
 /// The end of an entry: its value's end, or its key's when the value is an empty scalar.
 fn entry_end(k: &Node, v: &Node) -> usize {
     k.span.end.byte.max(v.span.end.byte)
@@ -323,10 +360,9 @@ fn append(
                     render::block_value(value, indent, style)
                 ));
             }
-            Ok(insert(
-                line_end_after(text, lk.span.start.byte, entry_end(lk, lv)),
-                out,
-            ))
+            let at = after_kept_lines(text, lv)
+                .unwrap_or_else(|| line_end_after(text, lk.span.start.byte, entry_end(lk, lv)));
+            Ok(insert(at, out))
         }
         NodeData::Seq { items, .. } => {
             let first = items
@@ -343,10 +379,9 @@ fn append(
                     render::block_item(value, dash + 2, style)
                 ));
             }
-            Ok(insert(
-                line_end_after(text, last.span.start.byte, last.span.end.byte),
-                out,
-            ))
+            let at = after_kept_lines(text, last)
+                .unwrap_or_else(|| line_end_after(text, last.span.start.byte, last.span.end.byte));
+            Ok(insert(at, out))
         }
         NodeData::Scalar { .. } => Err(refuse(
             parent,

@@ -235,3 +235,76 @@ pub fn labels(injected: &[Injection]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::policy::Policy;
+
+    fn mutated(text: &str) -> Mutated {
+        let policy = Policy::embedded();
+        let catalog = Catalog::default();
+        let ctx = Context {
+            policy: &policy,
+            catalog: &catalog,
+        };
+        mutate_source(text.as_bytes(), &ctx, "").unwrap()
+    }
+
+    const HEAD: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\n";
+
+    #[test]
+    fn nulls_are_filled_in_place_keeping_the_comment() {
+        for null in ["", " ~", " null"] {
+            let text =
+                format!("{HEAD}spec:\n  strategy:\n    canary:{null}  # later\n  replicas: 1\n");
+            let out = mutated(&text).text.unwrap();
+            assert!(
+                out.contains("    canary:  # later\n      steps:\n        - setWeight: 10\n"),
+                "{null:?}:\n{out}"
+            );
+            assert!(
+                out.ends_with("        startingStep: 1\n  replicas: 1\n"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn aliases_and_merge_keys_on_the_path_are_refused_with_their_line() {
+        let alias =
+            format!("{HEAD}defaults: &d\n  canary: {{canaryService: c}}\nspec:\n  strategy: *d\n");
+        let r = mutated(&alias).text.unwrap_err();
+        assert_eq!(r.line, 8);
+        assert!(r.message.contains("alias"), "{r}");
+        let merge =
+            format!("{HEAD}spec:\n  strategy:\n    <<: {{blueGreen: {{}}}}\n    canary: {{}}\n");
+        let r = mutated(&merge).text.unwrap_err();
+        assert_eq!(r.line, 7);
+        assert!(r.message.contains("merge key"), "{r}");
+    }
+
+    #[test]
+    fn anchors_off_the_edited_path_do_not_block_a_fix() {
+        // The anchored list is not edited, so its alias reads back the same.
+        let text = format!(
+            "{HEAD}spec:\n  strategy:\n    canary:\n      canaryService: c\n      steps: &s\n        - setWeight: 5\n  copy: *s\n"
+        );
+        let m = mutated(&text);
+        let out = m.text.unwrap();
+        assert!(out.contains("  copy: *s\n"));
+        assert_eq!(m.changed[0].injected, [Injection::CanaryAnalysis]);
+        let anchored = format!("{HEAD}spec:\n  strategy:\n    canary: &c {{canaryService: c}}\n");
+        let r = mutated(&anchored).text.unwrap_err();
+        assert!(r.message.contains("anchor"), "{r}");
+    }
+
+    #[test]
+    fn documents_without_changes_keep_the_text() {
+        let text = "# just a comment\n---\napiVersion: v1\nkind: ConfigMap\n";
+        let m = mutated(text);
+        assert!(m.changed.is_empty());
+        assert_eq!(m.text.unwrap(), text);
+    }
+}
