@@ -1049,31 +1049,24 @@ fn readme_install_section_is_true() {
         .unwrap()
         .starts_with("registry.example.com/rollout-guard:"));
 
-    // What the README says is injected is what the engine injects.
+    // What the README says is injected is what `rollout-guard mutate` (the engine the webhook
+    // runs) injects.
     let shown = parse_stream(&readme_block(
         "kubectl -n demo get rollout web -o yaml",
         "yaml",
     ))
     .remove(0);
-    let text =
-        std::fs::read_to_string(repo().join("examples/rollout-without-analysis.yaml")).unwrap();
-    let policy = rollout_guard::policy::Policy::embedded();
-    let catalog = rollout_guard::lint::shipped_catalog();
-    let ctx = rollout_guard::engine::Context {
-        policy: &policy,
-        catalog: &catalog,
-    };
-    let object = rollout_guard::manifest::parse_text(&text)
-        .documents
-        .into_iter()
-        .find_map(|d| match d {
-            rollout_guard::manifest::Document::Object { object, .. } => Some(object),
-            _ => None,
-        })
+    let out = bin()
+        .arg("mutate")
+        .arg(repo().join("examples/rollout-without-analysis.yaml"))
+        .output()
         .unwrap();
-    let review = rollout_guard::engine::review(&object, &ctx);
-    assert!(!review.denied());
-    let mutated = rollout_guard::mutate::apply(&object.value, &review.patch).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mutated = parse_stream(&String::from_utf8(out.stdout).unwrap()).remove(0);
     assert_eq!(
         shown["metadata"]["annotations"],
         mutated["metadata"]["annotations"]
