@@ -9,20 +9,15 @@ mod fake_api;
 mod support;
 
 use rollout_guard::certs::service_names;
-use rollout_guard::manifest::yaml;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{b64, bin, dns_sans, repo, temp_dir, verifies_for_host};
+use support::{b64, bin, dns_sans, helm_path, repo, temp_dir, tool, verifies_for_host};
 
 const RELEASE: &str = "rg";
 const NAMESPACE: &str = "guard-system";
 /// The Service name the chart derives from the release name.
 const SERVICE: &str = "rg-rollout-guard";
-
-fn helm_path() -> PathBuf {
-    tool("HELM", "helm", ".ci/install-helm")
-}
 
 fn helm(args: &[&str]) -> std::process::Output {
     Command::new(helm_path()).args(args).output().unwrap()
@@ -55,15 +50,8 @@ fn render(args: &[&str]) -> Vec<Value> {
     try_render(args).unwrap_or_else(|e| panic!("helm template {args:?} failed:\n{e}"))
 }
 
-/// Parses YAML documents with the crate's own loader.
 fn parse_stream(text: &str) -> Vec<Value> {
-    yaml::parse_stream(text)
-        .unwrap_or_else(|(_, e)| panic!("rendered YAML does not parse: {e:?}\n{text}"))
-        .into_iter()
-        .filter_map(|d| d.root)
-        .map(|n| yaml::to_json(&n))
-        .filter(|v| !v.is_null())
-        .collect()
+    support::parse_yaml_stream(text)
 }
 
 fn all<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -1106,24 +1094,6 @@ fn readme_install_section_is_true() {
         shown.contains(&expected),
         "README shows:\n{shown}\nexpected: {expected}"
     );
-}
-
-/// A tool from the environment variable `var` or PATH; panics with how to install it.
-fn tool(var: &str, name: &str, install: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(p.exists(), "{var}={} does not exist", p.display());
-        return p;
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!("{name} not found: run `export {var}=$({install})` (or put {name} on PATH)")
-        })
 }
 
 #[test]

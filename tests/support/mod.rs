@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -93,4 +94,39 @@ pub fn b64(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .unwrap_or_else(|e| panic!("not base64 ({e}): {text:.60}"))
+}
+
+/// A tool from the environment variable `var`, else `name` on PATH. Panics with how to install
+/// it: a test that needs a real tool fails without it, it is never skipped.
+pub fn tool(var: &str, name: &str, install: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(p.exists(), "{var}={} does not exist", p.display());
+        return p;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{name} not found: run `export {var}=$({install})` (or put {name} on PATH)")
+        })
+}
+
+/// The real helm (`HELM`, or helm on PATH).
+pub fn helm_path() -> PathBuf {
+    tool("HELM", "helm", ".ci/install-helm")
+}
+
+/// Parses a YAML stream with the crate's own loader into its non-empty documents.
+pub fn parse_yaml_stream(text: &str) -> Vec<Value> {
+    rollout_guard::manifest::yaml::parse_stream(text)
+        .unwrap_or_else(|(_, e)| panic!("YAML does not parse: {e:?}\n{text}"))
+        .into_iter()
+        .filter_map(|d| d.root)
+        .map(|n| rollout_guard::manifest::yaml::to_json(&n))
+        .filter(|v| !v.is_null())
+        .collect()
 }
