@@ -2,9 +2,13 @@
 //! summary of their metrics) and which Deployments Rollouts manage. Offline it is filled from
 //! the lint input and `policies/`; in the cluster, from a watch. It keeps summaries, not objects.
 
+mod shards;
+
+use crate::check::args;
 use crate::manifest::{Kind, Object};
 use serde_json::Value;
-use std::collections::HashMap;
+use shards::ShardedMap;
+use std::sync::Arc;
 
 /// One argument a template declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +40,8 @@ pub struct TemplateInfo {
     pub name: String,
     pub args: Vec<ArgInfo>,
     pub metrics: Vec<MetricInfo>,
+    /// Every argument a `{{args.x}}` tag in the metrics names, once each, in order of use.
+    pub used_args: Vec<String>,
 }
 
 impl TemplateInfo {
@@ -70,14 +76,17 @@ impl TemplateInfo {
                     .unwrap_or_default()
                     .to_string(),
                 runs_forever: m.get("interval").is_some_and(|v| !v.is_null())
-                    && m.get("count")
-                        .is_none_or(|c| c.is_null() || c.as_i64() == Some(0)),
+                    && m.get("count").is_none_or(count_is_unbounded),
                 query: m
                     .pointer("/provider/prometheus/query")
                     .and_then(Value::as_str)
                     .map(str::to_string),
             })
             .collect();
+        let mut used_args = Vec::new();
+        for m in list("metrics") {
+            collect_tags(m, &mut used_args);
+        }
         TemplateInfo {
             cluster_scope: obj.kind == Kind::ClusterAnalysisTemplate,
             origin: obj.origin.clone(),
@@ -85,7 +94,44 @@ impl TemplateInfo {
             name: obj.name.clone(),
             args,
             metrics,
+            used_args,
         }
+    }
+
+    /// The template's kind.
+    pub fn kind(&self) -> Kind {
+        if self.cluster_scope {
+            Kind::ClusterAnalysisTemplate
+        } else {
+            Kind::AnalysisTemplate
+        }
+    }
+}
+
+/// A metric `count` that does not stop the metric: absent, null or 0 (`"0"` too: Argo reads
+/// the field as an int-or-string).
+fn count_is_unbounded(count: &Value) -> bool {
+    match count {
+        Value::Null => true,
+        Value::Number(n) => n.as_i64() == Some(0),
+        Value::String(s) => s.trim().parse::<i64>() == Ok(0),
+        _ => false,
+    }
+}
+
+/// Adds the argument names the tags in `v`'s strings use to `out`, once each.
+fn collect_tags(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            for tag in args::tags(s) {
+                if !out.iter().any(|u| u == tag.name) {
+                    out.push(tag.name.to_string());
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|x| collect_tags(x, out)),
+        Value::Object(map) => map.values().for_each(|x| collect_tags(x, out)),
+        _ => {}
     }
 }
 
@@ -102,40 +148,111 @@ pub fn scalar_text(v: &Value) -> Option<String> {
 /// (cluster scope, name): the templates of that name, usually one.
 type Key = (bool, String);
 
-/// The lookup tables the engine reads.
+/// Where a catalog's objects come from, which decides what a missing template means and
+/// whether the templates' own findings are reported in the same run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Coverage {
+    /// The lint input and the shipped templates: every input template is reviewed in the same
+    /// run, so a Rollout need not repeat a template's own findings.
+    #[default]
+    LintInput,
+    /// Only the shipped templates (the webhook when it does not watch the cluster).
+    Shipped,
+    /// What the cluster holds (`serve --cluster`): the templates were never reviewed with the
+    /// object, so a Rollout reports what is wrong with the templates it runs.
+    Cluster,
+}
+
+impl Coverage {
+    /// Where the catalog looked, for a message about a template it does not hold.
+    pub fn looked_in(self) -> &'static str {
+        match self {
+            Coverage::LintInput => "the input or the shipped templates",
+            Coverage::Shipped => "the shipped templates",
+            Coverage::Cluster => "the cluster",
+        }
+    }
+}
+
+/// The lookup tables the engine reads. Cloning is cheap (the tables are shared until changed),
+/// so the cluster watch can publish a fresh snapshot after every batch of events.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    templates: HashMap<Key, Vec<TemplateInfo>>,
+    templates: ShardedMap<Key, Vec<Arc<TemplateInfo>>>,
     /// (namespace, rollout name) -> the Deployment its `workloadRef` names.
-    workload_refs: HashMap<(String, String), String>,
+    workload_refs: ShardedMap<(String, String), String>,
+    /// Deployment name -> the namespace of each Rollout that names it, for [`Catalog::manages`].
+    managed: ShardedMap<String, Vec<String>>,
+    coverage: Coverage,
 }
 
 impl Catalog {
+    /// An empty catalog of the given coverage.
+    pub fn new(coverage: Coverage) -> Catalog {
+        Catalog {
+            coverage,
+            ..Catalog::default()
+        }
+    }
+
+    /// Where the objects come from.
+    pub fn coverage(&self) -> Coverage {
+        self.coverage
+    }
+
+    /// Says where the objects come from.
+    pub fn set_coverage(&mut self, coverage: Coverage) {
+        self.coverage = coverage;
+    }
+
     /// Records what the engine needs from `obj` (templates and Rollouts; other kinds are ignored).
     pub fn add(&mut self, obj: &Object) {
         match obj.kind {
             Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
-                let info = TemplateInfo::from_object(obj);
-                let same = self
-                    .templates
-                    .entry((info.cluster_scope, info.name.clone()))
-                    .or_default();
-                // One entry per namespace and origin: a newer version replaces the older.
-                same.retain(|t| t.namespace != info.namespace || t.origin != info.origin);
-                same.push(info);
+                self.add_template(TemplateInfo::from_object(obj));
             }
             Kind::Rollout => {
-                let key = (obj.namespace.clone(), obj.name.clone());
-                match workload_ref(&obj.value) {
-                    Some(d) => {
-                        self.workload_refs.insert(key, d.to_string());
-                    }
-                    None => {
-                        self.workload_refs.remove(&key);
-                    }
-                }
+                self.set_workload_ref(&obj.namespace, &obj.name, workload_ref(&obj.value));
             }
             Kind::Deployment => {}
+        }
+    }
+
+    /// Records a template summary; a newer version of the same template replaces the older.
+    pub fn add_template(&mut self, info: TemplateInfo) {
+        let same = self
+            .templates
+            .entry_or_default((info.cluster_scope, info.name.clone()));
+        // One entry per namespace and origin.
+        same.retain(|t| t.namespace != info.namespace || t.origin != info.origin);
+        same.push(Arc::new(info));
+    }
+
+    /// Records which Deployment the Rollout `namespace/name` manages through `workloadRef`, if any.
+    pub fn set_workload_ref(&mut self, namespace: &str, name: &str, deployment: Option<&str>) {
+        let key = (namespace.to_string(), name.to_string());
+        if self.workload_refs.get(&key).map(String::as_str) == deployment {
+            return;
+        }
+        if let Some(old) = self.workload_refs.remove(&key) {
+            self.unmanage(&old, namespace);
+        }
+        if let Some(d) = deployment {
+            self.workload_refs.insert(key, d.to_string());
+            self.managed
+                .entry_or_default(d.to_string())
+                .push(namespace.to_string());
+        }
+    }
+
+    fn unmanage(&mut self, deployment: &str, namespace: &str) {
+        if let Some(namespaces) = self.managed.get_mut(deployment) {
+            if let Some(i) = namespaces.iter().position(|n| n == namespace) {
+                namespaces.swap_remove(i);
+            }
+            if namespaces.is_empty() {
+                self.managed.remove(deployment);
+            }
         }
     }
 
@@ -151,9 +268,21 @@ impl Catalog {
                     }
                 }
             }
+            Kind::Rollout => self.set_workload_ref(namespace, name, None),
+            Kind::Deployment => {}
+        }
+    }
+
+    /// Forgets every object of `kind` (a watch is about to list them all again).
+    pub fn clear(&mut self, kind: Kind) {
+        match kind {
+            Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
+                let cluster = kind == Kind::ClusterAnalysisTemplate;
+                self.templates.retain(|(scope, _), _| *scope != cluster);
+            }
             Kind::Rollout => {
-                self.workload_refs
-                    .remove(&(namespace.to_string(), name.to_string()));
+                self.workload_refs = ShardedMap::default();
+                self.managed = ShardedMap::default();
             }
             Kind::Deployment => {}
         }
@@ -182,6 +311,7 @@ impl Catalog {
         self.templates
             .get(&(cluster_scope, name.to_string()))?
             .iter()
+            .map(Arc::as_ref)
             .filter(|t| {
                 cluster_scope
                     || t.namespace == namespace
@@ -193,14 +323,26 @@ impl Catalog {
 
     /// True when a Rollout in `namespace` manages the Deployment `name` through `workloadRef`.
     pub fn manages(&self, namespace: &str, name: &str) -> bool {
-        self.workload_refs.iter().any(|((ns, _), d)| {
-            d == name && (ns == namespace || ns.is_empty() || namespace.is_empty())
+        self.managed.get(name).is_some_and(|namespaces| {
+            namespaces
+                .iter()
+                .any(|ns| ns == namespace || ns.is_empty() || namespace.is_empty())
         })
+    }
+
+    /// How many templates it holds.
+    pub fn templates(&self) -> usize {
+        self.templates.values().map(Vec::len).sum()
+    }
+
+    /// How many Rollouts that name a Deployment through `workloadRef` it holds.
+    pub fn workload_refs(&self) -> usize {
+        self.workload_refs.len()
     }
 
     /// How many templates and Rollout references it holds.
     pub fn len(&self) -> usize {
-        self.templates.values().map(Vec::len).sum::<usize>() + self.workload_refs.len()
+        self.templates() + self.workload_refs()
     }
 
     /// True when it holds nothing.
@@ -216,4 +358,65 @@ pub fn workload_ref(rollout: &Value) -> Option<&str> {
         return None;
     }
     r.get("name")?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::objects;
+
+    const TEMPLATE: &str = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: t, namespace: a}\nspec:\n  args: [{name: svc}, {name: ns, value: x}, {name: s, valueFrom: {secretKeyRef: {name: k, key: k}}}]\n  metrics:\n  - name: m\n    interval: 1m\n    count: \"0\"\n    successCondition: result[0] > {{args.min}}\n    provider: {prometheus: {address: 'http://p', query: 'sum(x{s=\"{{args.svc}}\",n=\"{{ args.ns }}\"})'}}\n";
+
+    #[test]
+    fn template_summary() {
+        let info = TemplateInfo::from_object(&objects(TEMPLATE)[0]);
+        let required: Vec<_> = info.args.iter().map(|a| a.required).collect();
+        assert_eq!(required, [true, false, false]);
+        assert_eq!(info.args[1].value.as_deref(), Some("x"));
+        assert_eq!(info.used_args, ["min", "svc", "ns"]);
+        assert!(info.metrics[0].runs_forever, "count \"0\" never stops");
+        assert_eq!(info.kind(), Kind::AnalysisTemplate);
+    }
+
+    #[test]
+    fn add_replace_remove_and_clear() {
+        let mut c = Catalog::default();
+        let t = &objects(TEMPLATE)[0];
+        c.add(t);
+        c.add(t);
+        assert_eq!(c.templates(), 1);
+        assert!(c.template(false, "a", "t", "").is_some());
+        assert!(c.template(false, "b", "t", "").is_none());
+        assert!(c.template(true, "a", "t", "").is_none());
+        let snapshot = c.clone();
+        c.remove(Kind::AnalysisTemplate, "a", "t");
+        assert!(c.is_empty());
+        assert_eq!(snapshot.templates(), 1, "a clone keeps its state");
+        c.add(t);
+        c.clear(Kind::ClusterAnalysisTemplate);
+        assert_eq!(c.templates(), 1);
+        c.clear(Kind::AnalysisTemplate);
+        assert_eq!(c.templates(), 0);
+    }
+
+    #[test]
+    fn workload_refs_follow_updates() {
+        let mut c = Catalog::default();
+        c.set_workload_ref("a", "r1", Some("web"));
+        c.set_workload_ref("b", "r2", Some("web"));
+        assert!(c.manages("a", "web") && c.manages("b", "web"));
+        assert!(!c.manages("c", "web"));
+        assert!(
+            c.manages("", "web"),
+            "a namespace-less manifest matches any"
+        );
+        c.set_workload_ref("a", "r1", Some("api"));
+        assert!(!c.manages("a", "web") && c.manages("a", "api"));
+        c.remove(Kind::Rollout, "a", "r1");
+        assert!(!c.manages("a", "api"));
+        assert_eq!(c.workload_refs(), 1);
+        c.clear(Kind::Rollout);
+        assert!(!c.manages("b", "web"));
+        assert!(c.is_empty());
+    }
 }

@@ -2,7 +2,7 @@
 //! it reads paths, parses them, fills the catalog from the input and the shipped templates, and
 //! turns each finding's JSON pointer into a file, line and column.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Coverage};
 use crate::engine::{self, Context, Finding};
 use crate::manifest::{self, Document, Kind, Object, Positions};
 use crate::policy::Policy;
@@ -233,6 +233,7 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
     report.objects = placed.len();
 
     let mut catalog = shipped_catalog();
+    catalog.set_coverage(Coverage::LintInput);
     for p in &placed {
         catalog.add(&p.object);
     }
@@ -305,7 +306,7 @@ fn origin(src: &Source) -> String {
 
 /// The catalog holding the shipped templates.
 pub fn shipped_catalog() -> Catalog {
-    let mut catalog = Catalog::default();
+    let mut catalog = Catalog::new(Coverage::Shipped);
     for (_, text) in SHIPPED_TEMPLATES {
         for doc in manifest::parse_text(text).documents {
             if let Document::Object { object, .. } = doc {

@@ -6,6 +6,9 @@ mod deployment;
 mod rollout;
 mod template;
 
+#[cfg(test)]
+mod cluster_tests;
+
 pub use catalog::*;
 
 use crate::catalog::Catalog;

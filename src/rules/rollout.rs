@@ -2,7 +2,7 @@
 
 use super::catalog::*;
 use super::Sink;
-use crate::catalog::{scalar_text, Catalog};
+use crate::catalog::{scalar_text, Catalog, Coverage, TemplateInfo};
 use crate::check::{duration, promql};
 use crate::manifest::Object;
 use serde_json::Value;
@@ -81,26 +81,86 @@ pub(crate) fn analysis_groups(rollout: &Value) -> Vec<AnalysisGroup<'_>> {
     groups
 }
 
+/// An argument the Rollout passes to an analysis.
+struct Passed<'a> {
+    name: &'a str,
+    value: Option<String>,
+    /// `valueFrom` (a secret, a field of the Rollout, the pod template hash) fills it at run time.
+    value_from: bool,
+}
+
+/// An argument of the AnalysisRun Argo would create: the templates' arguments flattened, then
+/// filled from what the Rollout passes.
+struct Merged<'a> {
+    name: &'a str,
+    value: Option<String>,
+    value_from: bool,
+    /// The first template that declares it.
+    template: &'a str,
+}
+
+/// The run's arguments as Argo builds them (`FlattenTemplates`, then `MergeArgs`): the
+/// AnalysisTemplates' arguments in order, then the ClusterAnalysisTemplates'; a later
+/// declaration replaces an earlier one that has no value. The Rollout's arguments then fill the
+/// declared ones only; one it passes with neither `value` nor `valueFrom` fills nothing.
+fn merge_args<'a>(templates: &[(String, &'a TemplateInfo)], passed: &[Passed]) -> Vec<Merged<'a>> {
+    let mut merged: Vec<Merged> = Vec::new();
+    let in_argo_order = templates
+        .iter()
+        .filter(|(_, t)| !t.cluster_scope)
+        .chain(templates.iter().filter(|(_, t)| t.cluster_scope));
+    for (_, t) in in_argo_order {
+        for a in &t.args {
+            let arg = Merged {
+                name: &a.name,
+                value: a.value.clone(),
+                value_from: !a.required && a.value.is_none(),
+                template: &t.name,
+            };
+            match merged.iter_mut().find(|m| m.name == a.name) {
+                Some(prev) if prev.value.is_none() => {
+                    let template = prev.template;
+                    *prev = Merged { template, ..arg };
+                }
+                Some(_) => {}
+                None => merged.push(arg),
+            }
+        }
+    }
+    for p in passed {
+        if let Some(m) = merged.iter_mut().find(|m| m.name == p.name) {
+            if p.value.is_some() {
+                m.value.clone_from(&p.value);
+            } else if p.value_from {
+                m.value_from = true;
+            }
+        }
+    }
+    merged
+}
+
 fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out: &mut Sink) {
-    let passed: Vec<(&str, Option<String>)> = group
+    let passed: Vec<Passed> = group
         .value
         .get("args")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(|x| {
-                    Some((
-                        x.get("name")?.as_str()?,
-                        x.get("value").and_then(scalar_text),
-                    ))
+                    Some(Passed {
+                        name: x.get("name")?.as_str()?,
+                        value: x.get("value").and_then(scalar_text),
+                        value_from: x.get("valueFrom").is_some_and(|v| !v.is_null()),
+                    })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let Some(templates) = group.value.get("templates").and_then(Value::as_array) else {
+    let Some(refs) = group.value.get("templates").and_then(Value::as_array) else {
         return;
     };
-    for (j, t) in templates.iter().enumerate() {
+    let mut found = Vec::new();
+    for (j, t) in refs.iter().enumerate() {
         let at = format!("{}/templates/{j}", group.at);
         let Some(name) = t.get("templateName").and_then(Value::as_str) else {
             continue;
@@ -109,27 +169,47 @@ fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out:
             .get("clusterScope")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let Some(info) = catalog.template(cluster, &obj.namespace, name, &obj.origin) else {
-            // RG112
-            let kind = if cluster {
-                "ClusterAnalysisTemplate"
-            } else {
-                "AnalysisTemplate"
-            };
-            out.report(
-                &RG112,
-                at,
-                format!("{kind} \"{name}\" is not in the input or the shipped templates; if it is not in the cluster either, the analysis fails to start"),
-            );
-            continue;
-        };
-        // RG111
-        for arg in info.args.iter().filter(|a| a.required) {
-            if !passed.iter().any(|(n, _)| *n == arg.name) {
+        match catalog.template(cluster, &obj.namespace, name, &obj.origin) {
+            Some(info) => found.push((at, info)),
+            None => rg112_unknown_template(catalog, cluster, name, at, out),
+        }
+    }
+    let merged = merge_args(&found, &passed);
+    // RG111
+    for m in merged.iter().filter(|m| m.value.is_none() && !m.value_from) {
+        out.report(
+            &RG111,
+            &group.at,
+            format!(
+                "template \"{}\" requires argument \"{}\", which this analysis does not pass",
+                m.template, m.name
+            ),
+        );
+    }
+    // In a lint run every template in the catalog that is not shipped was reviewed with this
+    // Rollout and reports its own mistakes; templates from the cluster were not.
+    let reviewed_here = catalog.coverage() == Coverage::LintInput;
+    for (at, info) in &found {
+        let name = &info.name;
+        // RG110: Argo fills only declared arguments, so a tag no template of this analysis
+        // declares fails the run whatever the Rollout passes.
+        if !reviewed_here {
+            for used in info
+                .used_args
+                .iter()
+                .filter(|u| !merged.iter().any(|m| m.name == u.as_str()))
+            {
+                let passes = if passed.iter().any(|p| p.name == used.as_str()) {
+                    " (the value this analysis passes is ignored: Argo fills only declared arguments)"
+                } else {
+                    ""
+                };
                 out.report(
-                    &RG111,
-                    &group.at,
-                    format!("template \"{name}\" requires argument \"{}\", which this analysis does not pass", arg.name),
+                    &RG110,
+                    at,
+                    format!(
+                        "template \"{name}\" uses {{{{args.{used}}}}} but no template of this analysis declares \"{used}\", so the AnalysisRun cannot resolve it{passes}"
+                    ),
                 );
             }
         }
@@ -138,7 +218,7 @@ fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out:
             for m in info.metrics.iter().filter(|m| m.runs_forever) {
                 out.report(
                     &RG109,
-                    &at,
+                    at,
                     format!(
                         "template \"{name}\" metric \"{}\" has an interval and no count, so this blocking analysis never completes",
                         m.name
@@ -146,8 +226,9 @@ fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out:
                 );
             }
         }
-        // RG102 with the values this Rollout passes: the template alone may parse, while a value
-        // passed here breaks its query.
+        // RG102 with the values the run would have. In a lint run the template's own check has
+        // already judged the query with its defaults: report here only what the passed values
+        // break.
         let defaults = |n: &str| {
             info.args
                 .iter()
@@ -155,29 +236,62 @@ fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out:
                 .and_then(|a| a.value.clone())
         };
         let with_passed = |n: &str| {
-            passed
+            merged
                 .iter()
-                .find(|(p, _)| *p == n)
-                .and_then(|(_, v)| v.clone())
-                .or_else(|| defaults(n))
+                .find(|m| m.name == n)
+                .and_then(|m| m.value.clone())
         };
         for m in &info.metrics {
             let Some(query) = &m.query else { continue };
-            if promql::values_matter(query, &with_passed) && promql::check(query, &defaults).is_ok()
-            {
-                if let Err(problem) = promql::check(query, &with_passed) {
-                    out.report(
-                        &RG102,
-                        &group.at,
-                        format!(
-                            "with the arguments this Rollout passes, template \"{name}\" metric \"{}\" has an invalid query: {problem}",
-                            m.name
-                        ),
-                    );
-                }
+            let judged = !reviewed_here
+                || (promql::values_matter(query, &with_passed)
+                    && promql::check(query, &defaults).is_ok());
+            if !judged {
+                continue;
+            }
+            if let Err(problem) = promql::check(query, &with_passed) {
+                out.report(
+                    &RG102,
+                    &group.at,
+                    format!(
+                        "with the arguments this Rollout passes, template \"{name}\" metric \"{}\" has an invalid query: {problem}",
+                        m.name
+                    ),
+                );
             }
         }
     }
+}
+
+fn rg112_unknown_template(
+    catalog: &Catalog,
+    cluster: bool,
+    name: &str,
+    at: String,
+    out: &mut Sink,
+) {
+    let kind = if cluster {
+        "ClusterAnalysisTemplate"
+    } else {
+        "AnalysisTemplate"
+    };
+    let consequence = match catalog.coverage() {
+        Coverage::LintInput => "if it is not in the cluster either, the analysis fails to start",
+        Coverage::Shipped => {
+            "rollout-guard does not watch the cluster (serve --cluster), so it cannot tell whether it exists"
+        }
+        Coverage::Cluster => {
+            "unless it is created in the same apply, the analysis fails to start"
+        }
+    };
+    out.report(
+        &RG112,
+        at,
+        format!(
+            "{kind} \"{name}\" is not in {}; {consequence}",
+            catalog.coverage().looked_in()
+        ),
+    );
 }
 
 fn rg204_invalid_strategy(rollout: &Value, out: &mut Sink) {
