@@ -800,6 +800,36 @@ fn fix_edits_json_files_as_json() {
     }
 }
 
+/// Variants of a manifest that must fix as well as the original: CRLF line ends, no final
+/// newline, doubled indentation, and a comment after every line plus a comment line between
+/// every two lines.
+fn variants(text: &str) -> Vec<(&'static str, String)> {
+    let doubled = text
+        .lines()
+        .map(|l| {
+            let n = l.len() - l.trim_start_matches(' ').len();
+            format!("{}{}\n", " ".repeat(2 * n), &l[n..])
+        })
+        .collect();
+    let commented = text
+        .lines()
+        .map(|l| {
+            if l.trim().is_empty() || l.contains('#') {
+                format!("{l}\n")
+            } else {
+                format!("{l}   # c\n# line\n")
+            }
+        })
+        .collect();
+    vec![
+        ("as is", text.to_string()),
+        ("crlf", text.replace('\n', "\r\n")),
+        ("no final newline", text.trim_end().to_string()),
+        ("doubled indentation", doubled),
+        ("commented", commented),
+    ]
+}
+
 #[test]
 fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
     let policy = Policy::embedded();
@@ -824,19 +854,28 @@ fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
         if ![".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e)) {
             continue;
         }
-        let bytes = fs::read(&p).unwrap();
-        // Helm templates and other invalid YAML are refused with a line; that is all.
-        let Ok(m) = fix::mutate_source(&bytes, &ctx, "") else {
-            continue;
-        };
-        if m.changed.is_empty() {
-            assert_eq!(m.text.unwrap().as_bytes(), bytes.as_slice(), "{name}");
-            continue;
+        let original = fs::read_to_string(&p).unwrap();
+        for (variant, text) in variants(&original) {
+            // Helm templates and other invalid YAML are refused with a line; that is all.
+            let Ok(m) = fix::mutate_source(text.as_bytes(), &ctx, "") else {
+                continue;
+            };
+            let out = m
+                .text
+                .unwrap_or_else(|e| panic!("{name} ({variant}): refused: {e}"));
+            if m.changed.is_empty() {
+                assert_eq!(out, text, "{name} ({variant})");
+                continue;
+            }
+            let again = fix::mutate_source(out.as_bytes(), &ctx, "").unwrap();
+            assert!(again.changed.is_empty(), "{name} ({variant})");
+            let comments = |t: &str| t.matches("# c\n").count() + t.matches("# c\r\n").count();
+            assert_eq!(comments(&out), comments(&text), "{name} ({variant})");
+            if variant == "crlf" {
+                assert!(!out.replace("\r\n", "").contains('\n'), "{name}: a bare LF");
+            }
+            fixed += 1;
         }
-        let text = m.text.unwrap_or_else(|e| panic!("{name}: refused: {e}"));
-        let again = fix::mutate_source(text.as_bytes(), &ctx, "").unwrap();
-        assert!(again.changed.is_empty(), "{name}: {:?}", again.changed);
-        fixed += 1;
     }
-    assert!(fixed > 50, "{fixed}");
+    assert!(fixed > 300, "{fixed}");
 }

@@ -276,8 +276,42 @@ fn after_kept_lines(text: &str, node: &Node) -> Option<usize> {
 }
 
 /// The end of an entry: its value's end, or its key's when the value is an empty scalar.
-fn entry_end(k: &Node, v: &Node) -> usize {
-    k.span.end.byte.max(v.span.end.byte)
+fn entry_end(text: &str, k: &Node, v: &Node) -> usize {
+    k.span.end.byte.max(node_end(text, v))
+}
+
+/// Where a node's text ends. A flow collection's span runs on over the whitespace and comment
+/// after its closing bracket; this is right after the bracket.
+fn node_end(text: &str, node: &Node) -> usize {
+    flow_close(text, node).unwrap_or(node.span.end.byte)
+}
+
+/// The offset right after the closing bracket of a flow collection: found from its last
+/// child (or its opening bracket) over whitespace, commas and comments.
+fn flow_close(text: &str, node: &Node) -> Option<usize> {
+    let from = match &node.data {
+        NodeData::Map {
+            entries,
+            flow: true,
+        } => entries
+            .last()
+            .map_or(node.span.start.byte + 1, |(k, v)| entry_end(text, k, v)),
+        NodeData::Seq { items, flow: true } => items
+            .last()
+            .map_or(node.span.start.byte + 1, |i| node_end(text, i)),
+        _ => return None,
+    };
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\t' | b'\r' | b'\n' | b',' => i += 1,
+            b'#' => i = text[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            b'}' | b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn is_flow(node: &Node) -> bool {
@@ -315,13 +349,13 @@ fn append(
         };
         let (last_start, last_end) = match &parent.data {
             NodeData::Map { entries, .. } => match entries.last() {
-                Some((k, v)) => (k.span.start, entry_end(k, v)),
+                Some((k, v)) => (k.span.start, entry_end(text, k, v)),
                 None => {
                     return empty_flow(text, parent, adds, &entry, depth);
                 }
             },
             NodeData::Seq { items, .. } => match items.last() {
-                Some(i) => (i.span.start, i.span.end.byte),
+                Some(i) => (i.span.start, node_end(text, i)),
                 None => return empty_flow(text, parent, adds, &entry, depth),
             },
             NodeData::Scalar { .. } => unreachable!("a flow node is a collection"),
@@ -360,8 +394,9 @@ fn append(
                     render::block_value(value, indent, style)
                 ));
             }
-            let at = after_kept_lines(text, lv)
-                .unwrap_or_else(|| line_end_after(text, lk.span.start.byte, entry_end(lk, lv)));
+            let at = after_kept_lines(text, lv).unwrap_or_else(|| {
+                line_end_after(text, lk.span.start.byte, entry_end(text, lk, lv))
+            });
             Ok(insert(at, out))
         }
         NodeData::Seq { items, .. } => {
@@ -430,12 +465,14 @@ fn fill_empty_flow(
     };
     let colon =
         colon_after(text, key).ok_or_else(|| refuse(key, "cannot find the colon after the key"))?;
-    let eol = line_end_after(text, key.span.start.byte, parent.span.end.byte);
+    let close = flow_close(text, parent)
+        .ok_or_else(|| refuse(parent, "cannot find the closing bracket"))?;
+    let eol = line_end_after(text, key.span.start.byte, close);
     let indent = key.span.start.column - 1;
     Ok(vec![
         Edit {
             start: colon,
-            end: parent.span.end.byte,
+            end: close,
             text: String::new(),
             depth,
         },

@@ -301,6 +301,17 @@ mod tests {
     }
 
     #[test]
+    fn comments_after_flow_collections_stay_where_they_are() {
+        let text = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}  # c {x}\nspec:\n  strategy:\n    canary: {}   # empty\n  replicas: 1\n";
+        let out = mutated(text).text.unwrap();
+        assert!(out.starts_with("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, annotations: {rollout-guard.io/mutated: \"canary-steps,canary-analysis\"}}  # c {x}\nspec:\n  strategy:\n    canary:   # empty\n      steps:\n"), "{out}");
+        let text = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {\n  strategy: {canary: {steps: [{setWeight: 5}]}}  # nested, {}\n}\n";
+        let out = mutated(text).text.unwrap();
+        assert!(out.contains("{canary: {steps: [{setWeight: 5}], analysis: {templates: [{templateName: success-rate-nginx, clusterScope: true}], "), "{out}");
+        assert!(out.ends_with("]}}}  # nested, {}\n}\n"), "{out}");
+    }
+
+    #[test]
     fn documents_without_changes_keep_the_text() {
         let text = "# just a comment\n---\napiVersion: v1\nkind: ConfigMap\n";
         let m = mutated(text);
