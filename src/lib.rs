@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod certs;
 pub mod certs_cli;
 pub mod check;
+pub mod cluster;
 pub mod engine;
 pub mod fix;
 pub mod lint;
