@@ -44,13 +44,35 @@ fn api_resource(kind: Kind) -> ApiResource {
     }
 }
 
-/// The part of a watched object that is read: its metadata and the part of its spec `S` names.
-/// serde skips every other field while parsing, so a Rollout's pod template is never held.
+/// The part of a watched object that is read: the metadata the watch needs and the part of its
+/// spec `S` names. serde skips every other field while parsing, so a Rollout's pod template, the
+/// `last-applied-configuration` annotation (the whole object again) and the managed fields are
+/// never held, not even for the length of a list page.
 #[derive(Clone, Debug, Deserialize)]
 struct Watched<S> {
+    #[serde(deserialize_with = "slim_metadata")]
     metadata: ObjectMeta,
     #[serde(default)]
     spec: S,
+}
+
+/// Reads only the metadata fields the watch uses: the name and namespace for the catalog, the
+/// resourceVersion for resuming a watch.
+fn slim_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Slim {
+        name: Option<String>,
+        namespace: Option<String>,
+        resource_version: Option<String>,
+    }
+    let slim = Slim::deserialize(d)?;
+    Ok(ObjectMeta {
+        name: slim.name,
+        namespace: slim.namespace,
+        resource_version: slim.resource_version,
+        ..ObjectMeta::default()
+    })
 }
 
 /// The one field of a Rollout's spec the catalog needs.

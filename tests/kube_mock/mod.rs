@@ -115,6 +115,29 @@ impl KubeMock {
         ClientBuilder::new(service, "default")
     }
 
+    /// Serves the same API over HTTP on a loopback port, for a client built from a kubeconfig.
+    /// The listener runs until the test's runtime ends.
+    pub async fn serve_http(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let me = self.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let me = me.clone();
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let answer = me.answer(&request);
+                        async move { answer }
+                    });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        addr
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
     }
@@ -220,7 +243,7 @@ impl KubeMock {
         self.lock().down = false;
     }
 
-    fn answer(&self, request: &Request<Body>) -> Result<Response<MockBody>, std::io::Error> {
+    fn answer<B>(&self, request: &Request<B>) -> Result<Response<MockBody>, std::io::Error> {
         let uri = request.uri();
         let mut s = self.lock();
         s.log.push(format!("{} {}", request.method(), uri));
