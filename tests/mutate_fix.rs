@@ -879,3 +879,17 @@ fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
     }
     assert!(fixed > 300, "{fixed}");
 }
+
+#[test]
+fn a_file_named_twice_is_fixed_once() {
+    let dir = temp_dir("twice");
+    let f = dir.join("stream.yaml");
+    fs::copy(fixture("stream.yaml"), &f).unwrap();
+    let out = run(&["lint", "--fix", dir.to_str().unwrap(), f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 file fixed, 0 refused, 1 unchanged"));
+    assert_eq!(
+        fs::read(&f).unwrap(),
+        fs::read(fixture("stream.fixed.yaml")).unwrap()
+    );
+}

@@ -45,13 +45,35 @@ pub fn fix_sources(sources: &mut [Source], policy: &Policy, mode: Mode) -> Vec<F
         policy,
         catalog: &catalog,
     };
-    sources
-        .iter_mut()
-        .map(|src| FileResult {
-            name: src.name.clone(),
-            status: fix_one(src, &ctx, mode),
-        })
-        .collect()
+    // A file named twice (`lint --fix k8s/ k8s/a.yaml`) is fixed once; its second copy
+    // takes the new content instead of being refused as changed on disk.
+    let mut seen: Vec<(std::path::PathBuf, usize)> = Vec::new();
+    let mut results = Vec::with_capacity(sources.len());
+    for i in 0..sources.len() {
+        let canonical = sources[i]
+            .path
+            .as_deref()
+            .and_then(|p| p.canonicalize().ok());
+        if let Some(&(_, first)) = canonical
+            .as_ref()
+            .and_then(|c| seen.iter().find(|(p, _)| p == c))
+        {
+            sources[i].bytes = sources[first].bytes.clone();
+            results.push(FileResult {
+                name: sources[i].name.clone(),
+                status: Status::Unchanged,
+            });
+            continue;
+        }
+        if let Some(c) = canonical {
+            seen.push((c, i));
+        }
+        results.push(FileResult {
+            name: sources[i].name.clone(),
+            status: fix_one(&mut sources[i], &ctx, mode),
+        });
+    }
+    results
 }
 
 fn fix_one(src: &mut Source, ctx: &Context, mode: Mode) -> Status {
@@ -98,8 +120,11 @@ pub fn describe(result: &FileResult, mode: Mode) -> Option<String> {
     match &result.status {
         Status::Unchanged => None,
         Status::Fixed { changed, .. } => {
-            let objects: Vec<String> = changed
+            // A generated stream may hold thousands of objects: name a few, count the rest.
+            const SHOWN: usize = 5;
+            let mut objects: Vec<String> = changed
                 .iter()
+                .take(SHOWN)
                 .map(|c| {
                     let ns = if c.namespace.is_empty() {
                         String::new()
@@ -109,6 +134,9 @@ pub fn describe(result: &FileResult, mode: Mode) -> Option<String> {
                     format!("{} {ns}{} ({})", c.kind, c.name, labels(&c.injected))
                 })
                 .collect();
+            if changed.len() > SHOWN {
+                objects.push(format!("and {} more objects", changed.len() - SHOWN));
+            }
             let verb = match mode {
                 Mode::Write => "fixed",
                 Mode::Diff => "would fix",
