@@ -4,10 +4,13 @@
 //! bytes the fix was computed from.
 //!
 //! Symlinks are refused rather than written through: replacing the link would silently turn
-//! it into a regular file, and writing the target edits a file outside the paths given.
+//! it into a regular file, and writing the target edits a file outside the paths given. Hard
+//! links are refused for the same reason (the rename would split them), and so is a file whose
+//! owner cannot be kept.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -18,6 +21,10 @@ pub enum WriteError {
     Symlink { target: String },
     #[error("is not a regular file")]
     NotAFile,
+    #[error("has {0} hard links; replacing it would split them")]
+    HardLinked(u64),
+    #[error("is owned by {uid}:{gid}, which a rewritten file cannot keep here")]
+    Owner { uid: u32, gid: u32 },
     #[error("is read-only")]
     ReadOnly,
     #[error("changed on disk since it was read; not overwritten (run again)")]
@@ -45,6 +52,9 @@ pub fn replace_file(path: &Path, expected: &[u8], new: &[u8]) -> Result<(), Writ
     }
     if !meta.is_file() {
         return Err(WriteError::NotAFile);
+    }
+    if meta.nlink() > 1 {
+        return Err(WriteError::HardLinked(meta.nlink()));
     }
     // The rename would succeed on a read-only file in a writable directory; the file's own
     // permission is what the user set, so it is honoured (root included).
@@ -92,6 +102,18 @@ fn write_temp(tmp: &Path, bytes: &[u8], meta: &fs::Metadata) -> Result<(), Write
         .create_new(true)
         .open(tmp)
         .map_err(io(format!("create {}", tmp.display())))?;
+    // Owner first: a change of owner may clear set-id bits, which the mode then restores.
+    let made = file
+        .metadata()
+        .map_err(io("read the new file's metadata"))?;
+    if (made.uid(), made.gid()) != (meta.uid(), meta.gid())
+        && std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid())).is_err()
+    {
+        return Err(WriteError::Owner {
+            uid: meta.uid(),
+            gid: meta.gid(),
+        });
+    }
     file.set_permissions(meta.permissions())
         .map_err(io("set the permissions"))?;
     file.write_all(bytes)
@@ -150,6 +172,27 @@ mod tests {
         assert!(matches!(err, WriteError::Changed), "{err}");
         assert_eq!(fs::read(&f).unwrap(), b"edited by someone else\n");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn hard_links_are_refused_and_owners_kept() {
+        let dir = scratch("links");
+        let f = dir.join("a.yaml");
+        fs::write(&f, "x\n").unwrap();
+        let other = dir.join("b.yaml");
+        fs::hard_link(&f, &other).unwrap();
+        let err = replace_file(&f, b"x\n", b"y\n").unwrap_err();
+        assert!(matches!(err, WriteError::HardLinked(2)), "{err}");
+        assert_eq!(fs::read(&other).unwrap(), b"x\n");
+        fs::remove_file(&other).unwrap();
+        // As root, a file owned by someone else keeps its owner.
+        if fs::metadata(&f).unwrap().uid() == 0 {
+            std::os::unix::fs::chown(&f, Some(4242), Some(4343)).unwrap();
+            replace_file(&f, b"x\n", b"y\n").unwrap();
+            let m = fs::metadata(&f).unwrap();
+            assert_eq!((m.uid(), m.gid()), (4242, 4343));
+            assert_eq!(fs::read(&f).unwrap(), b"y\n");
+        }
     }
 
     #[test]
