@@ -1,8 +1,9 @@
 //! Defaulting: what the policy injects into a Rollout, as RFC 6902 JSON Patch operations.
 //!
-//! Every operation is an `add` of a field that is absent (or null), so nothing the manifest sets
-//! is overwritten or reordered, and a mutated object needs no further mutation: the webhook is
-//! safe with `reinvocationPolicy: IfNeeded`.
+//! Every operation is an `add`: of a field that is absent (or null), or of an item at the end of
+//! an empty list; only the `rollout-guard.io/mutated` annotation may be rewritten, to merge its
+//! labels. So nothing the manifest sets is overwritten or reordered, and a mutated object needs
+//! no further mutation: the webhook is safe with `reinvocationPolicy: IfNeeded`.
 
 use crate::manifest::{Kind, Object};
 use crate::policy::{AnalysisDefaults, ArgSource, Policy};
@@ -51,8 +52,11 @@ pub struct Mutation {
 /// Rollout gaps the policy cannot fill: reported, not patched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gap {
+    /// The rule the gap is reported under (RG202).
     pub rule: &'static Rule,
+    /// Where the analysis is missing.
     pub pointer: String,
+    /// Why nothing is injected.
     pub message: &'static str,
 }
 

@@ -257,7 +257,7 @@ fn plain_ok(s: &str, flow: bool) -> bool {
             .all(|c| c.is_ascii_digit() || "_:.+-eE".contains(c));
     let yaml11_word = matches!(
         s.to_ascii_lowercase().as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "~"
+        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "~" | "<<"
     );
     if indicator
         || looks_numeric
@@ -300,6 +300,7 @@ mod tests {
             ("1e3", "\"1e3\""),
             ("yes", "\"yes\""),
             ("null", "\"null\""),
+            ("<<", "\"<<\""),
             ("", "\"\""),
             ("a: b", "\"a: b\""),
             ("{{args.x}}", "\"{{args.x}}\""),
