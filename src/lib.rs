@@ -2,6 +2,7 @@
 //! linter and a mutator. See `DESIGN` notes in the README for the data flow:
 //! bytes -> [`manifest`] -> [`engine::review`] -> a report, a patch or an AdmissionResponse.
 
+pub mod admission;
 pub mod catalog;
 pub mod certs;
 pub mod certs_cli;
@@ -15,6 +16,7 @@ pub mod mutate;
 pub mod policy;
 pub mod report;
 pub mod rules;
+pub mod server;
 
 /// How many threads the CPU-bound passes use: the cores available, at most 8.
 pub fn threads() -> usize {

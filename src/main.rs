@@ -30,6 +30,8 @@ enum Command {
     Lint(LintArgs),
     /// Print a manifest with the policy's mutations applied (what the mutating webhook does).
     Mutate(MutateArgs),
+    /// Serve the policy as a TLS admission webhook (POST /mutate, POST /validate).
+    Serve(ServeArgs),
     /// Print the rule catalog.
     Rules {
         /// Output format.
@@ -77,6 +79,48 @@ struct MutateArgs {
     policy: Option<String>,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address of the TLS webhook port.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    addr: std::net::SocketAddr,
+    /// Serving certificate (PEM, chain allowed); reloaded when the file changes. Without
+    /// --tls-cert and --tls-key an ephemeral CA and certificate for localhost are made.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// Private key of the serving certificate (PEM); reloaded when the file changes.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long)]
+    client_ca: Option<std::path::PathBuf>,
+    /// Policy file replacing the embedded default policy.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Address of the plain-HTTP port for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:9090")]
+    metrics_addr: std::net::SocketAddr,
+    /// Log line format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: rollout_guard::server::log::LogFormat,
+    /// Time a client has for the TLS handshake and for each request's headers (Go duration).
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    header_read_timeout: std::time::Duration,
+    /// Open connections at most.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// After SIGTERM, how long in-flight requests get to finish (Go duration).
+    #[arg(long, default_value = "20s", value_parser = go_duration)]
+    shutdown_timeout: std::time::Duration,
+}
+
+fn go_duration(text: &str) -> Result<std::time::Duration, String> {
+    rollout_guard::check::duration::go_seconds(text)
+        .filter(|s| *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 500ms, 10s or 1m"))
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum RulesFormat {
     Human,
@@ -117,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Mutate(args) => run_mutate(args),
+        Command::Serve(args) => run_serve(args),
         Command::Rules { format } => {
             let out = match format {
                 RulesFormat::Json => format!("{}\n", serde_json::to_string_pretty(rules::ALL)?),
@@ -255,6 +300,51 @@ fn run_mutate(args: MutateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    use rollout_guard::server::{self, TlsSetup};
+    let log = server::log::init(args.log_format);
+    let mut config = server::Config::new(load_policy(args.policy.as_deref())?);
+    config.addr = args.addr;
+    config.metrics_addr = args.metrics_addr;
+    config.client_ca = args.client_ca;
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = TlsSetup::Files { cert, key };
+    }
+    config.limits.header_read_timeout = args.header_read_timeout;
+    config.limits.max_connections = args.max_connections;
+    config.limits.shutdown_timeout = args.shutdown_timeout;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(server::run(config, shutdown_signal()));
+    log.flush();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.

@@ -1,0 +1,507 @@
+//! AdmissionReview in, engine, AdmissionReview out: the webhook's pure core. No sockets, no
+//! clock: the server reads the body, calls [`handle`] and writes the bytes it returns.
+//!
+//! The request is read into a small struct that keeps only what the webhook needs, with the
+//! object parsed once, straight into the `serde_json::Value` the engine reviews (`oldObject`,
+//! `userInfo` and the rest are skipped by the parser without building anything). The response
+//! is written by hand-made serde structs rather than `kube::core::admission::AdmissionResponse`,
+//! because kube-core serialises `patch` as an array of bytes (kube-rs issue 1781) where the API
+//! wants base64.
+
+use crate::catalog::Catalog;
+use crate::engine::{self, Context, Finding, Review};
+use crate::manifest::{Kind, Object};
+use crate::policy::Policy;
+use crate::rules::Severity;
+use base64::Engine as _;
+use kube::core::admission::Operation;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Which endpoint a review came through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Webhook {
+    /// `POST /mutate`: the verdict, and the patch when the object is allowed.
+    Mutate,
+    /// `POST /validate`: the verdict only.
+    Validate,
+}
+
+impl Webhook {
+    /// The name used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Webhook::Mutate => "mutate",
+            Webhook::Validate => "validate",
+        }
+    }
+}
+
+/// At most this many characters per warning (the kube-apiserver's own limit).
+pub const MAX_WARNING_CHARS: usize = 120;
+/// At most this many bytes of warnings in all.
+pub const MAX_WARNINGS_BYTES: usize = 4096;
+
+/// A body that is not an AdmissionReview the webhook can answer: the server sends 400 with
+/// this message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AdmissionError {
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the body is not an admission.k8s.io/v1 AdmissionReview: {0}")]
+    NotReview(String),
+    #[error("request.object is missing from a {0} request")]
+    MissingObject(&'static str),
+}
+
+/// What one review decided, for the response, the metrics and the log line.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The AdmissionReview response, serialised.
+    pub body: Vec<u8>,
+    pub uid: String,
+    /// The kind of a reviewed type (from the object, else from `request.kind`); `None` for
+    /// other kinds.
+    pub kind: Option<Kind>,
+    pub operation: Operation,
+    pub namespace: String,
+    pub name: String,
+    pub allowed: bool,
+    /// Every finding of the review (empty when the request was allowed untouched).
+    pub findings: Vec<Finding>,
+    /// True when the response carries a patch.
+    pub patched: bool,
+}
+
+#[derive(Deserialize)]
+struct ReviewIn<'a> {
+    #[serde(rename = "apiVersion", borrow)]
+    api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    request: Option<RequestIn<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GroupVersionKind<'a> {
+    #[serde(default, borrow)]
+    group: Cow<'a, str>,
+    #[serde(default, borrow)]
+    version: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kind: Cow<'a, str>,
+}
+
+impl GroupVersionKind<'_> {
+    fn reviewed_kind(&self) -> Option<Kind> {
+        let api_version = match self.group.as_ref() {
+            "" => self.version.to_string(),
+            g => format!("{g}/{}", self.version),
+        };
+        Kind::from_type(&api_version, &self.kind)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestIn<'a> {
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kind: Option<GroupVersionKind<'a>>,
+    operation: Operation,
+    #[serde(default, borrow)]
+    sub_resource: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    object: Option<Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'a> {
+    api_version: &'a str,
+    kind: &'static str,
+    response: ResponseOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseOut<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    /// Base64 of the JSON Patch, as the API wants it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct StatusOut {
+    code: u16,
+    reason: &'static str,
+    message: String,
+}
+
+/// The operation's name as the API spells it.
+pub fn operation_name(op: &Operation) -> &'static str {
+    match op {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+/// The engine's input built from an AdmissionReview request's object: `None` when the object is
+/// not of a reviewed kind. The request's namespace fills an object that names none (a CREATE
+/// sent with `kubectl -n`), so that namespace rules and exclusions see where it will live.
+pub fn object_of(value: Value, request_namespace: &str) -> Option<Object> {
+    let mut obj = Object::from_value(value)?;
+    if obj.namespace.is_empty() && !obj.kind.eq(&Kind::ClusterAnalysisTemplate) {
+        obj.namespace = request_namespace.to_string();
+    }
+    Some(obj)
+}
+
+/// Answers one AdmissionReview body.
+pub fn handle(
+    webhook: Webhook,
+    body: &[u8],
+    policy: &Policy,
+    catalog: &Catalog,
+) -> Result<Outcome, AdmissionError> {
+    let review: ReviewIn = serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            AdmissionError::NotJson(e.to_string())
+        } else {
+            AdmissionError::NotReview(e.to_string())
+        }
+    })?;
+    if review.kind != "AdmissionReview" {
+        return Err(AdmissionError::NotReview(format!(
+            "kind is {:?}, expected \"AdmissionReview\"",
+            review.kind
+        )));
+    }
+    if !matches!(
+        review.api_version.as_ref(),
+        "admission.k8s.io/v1" | "admission.k8s.io/v1beta1"
+    ) {
+        return Err(AdmissionError::NotReview(format!(
+            "apiVersion is {:?}, expected \"admission.k8s.io/v1\"",
+            review.api_version
+        )));
+    }
+    let request = review
+        .request
+        .ok_or_else(|| AdmissionError::NotReview("it has no request".into()))?;
+    let RequestIn {
+        uid,
+        kind,
+        operation,
+        sub_resource,
+        namespace,
+        name,
+        object,
+    } = request;
+    let request_namespace = namespace.unwrap_or_default();
+
+    let reviewed = matches!(operation, Operation::Create | Operation::Update)
+        && sub_resource.as_deref().is_none_or(str::is_empty);
+    let object = match (reviewed, object) {
+        (false, _) => None,
+        (true, Some(v)) if !v.is_null() => object_of(v, &request_namespace),
+        (true, _) => return Err(AdmissionError::MissingObject(operation_name(&operation))),
+    };
+
+    let mut outcome = Outcome {
+        body: Vec::new(),
+        uid: uid.to_string(),
+        kind: object
+            .as_ref()
+            .map(|o| o.kind)
+            .or_else(|| kind.as_ref().and_then(GroupVersionKind::reviewed_kind)),
+        operation,
+        namespace: request_namespace.to_string(),
+        name: name.unwrap_or_default().to_string(),
+        allowed: true,
+        findings: Vec::new(),
+        patched: false,
+    };
+    let mut response = ResponseOut {
+        uid: &uid,
+        allowed: true,
+        status: None,
+        patch_type: None,
+        patch: None,
+        warnings: Vec::new(),
+    };
+    if let Some(obj) = object {
+        if outcome.name.is_empty() {
+            outcome.name = obj.name.clone();
+        }
+        let Review {
+            findings, patch, ..
+        } = engine::review(&obj, &Context { policy, catalog });
+        let denied = findings.iter().any(|f| f.severity == Severity::Deny);
+        response.warnings = warnings(&findings);
+        if denied {
+            response.allowed = false;
+            response.status = Some(StatusOut {
+                code: 403,
+                reason: "Forbidden",
+                message: deny_message(&obj, &findings),
+            });
+        } else if webhook == Webhook::Mutate && !patch.is_empty() {
+            let json = serde_json::to_vec(&patch).expect("a JSON Patch serialises");
+            response.patch_type = Some("JSONPatch");
+            response.patch = Some(base64::engine::general_purpose::STANDARD.encode(json));
+            outcome.patched = true;
+        }
+        outcome.allowed = !denied;
+        outcome.findings = findings;
+    }
+    outcome.body = serde_json::to_vec(&ReviewOut {
+        api_version: &review.api_version,
+        kind: "AdmissionReview",
+        response,
+    })
+    .expect("a response serialises");
+    Ok(outcome)
+}
+
+/// The message of a denial: every deny finding with its rule id, path and message.
+fn deny_message(obj: &Object, findings: &[Finding]) -> String {
+    let denies: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Deny)
+        .collect();
+    let mut message = format!(
+        "rollout-guard denied {} {}: {} finding{}: ",
+        obj.kind,
+        display_name(obj),
+        denies.len(),
+        if denies.len() == 1 { "" } else { "s" }
+    );
+    for (i, f) in denies.iter().enumerate() {
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&format!(
+            "{} at {}: {}",
+            f.rule.id,
+            pointer_text(&f.pointer),
+            f.message
+        ));
+    }
+    message
+}
+
+fn display_name(obj: &Object) -> String {
+    match (obj.namespace.as_str(), obj.name.as_str()) {
+        ("", name) => name.to_string(),
+        (ns, name) => format!("{ns}/{name}"),
+    }
+}
+
+fn pointer_text(pointer: &str) -> &str {
+    if pointer.is_empty() {
+        "/"
+    } else {
+        pointer
+    }
+}
+
+/// The warn findings as API warnings: each cut to [`MAX_WARNING_CHARS`], all within
+/// [`MAX_WARNINGS_BYTES`]; when some do not fit, the last says how many were left out.
+pub fn warnings(findings: &[Finding]) -> Vec<String> {
+    let all: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warn)
+        .map(|f| {
+            truncate(&format!(
+                "{} at {}: {}",
+                f.rule.id,
+                pointer_text(&f.pointer),
+                f.message
+            ))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut used = 0;
+    for (i, w) in all.iter().enumerate() {
+        let left = all.len() - i - 1;
+        // Keep room for the note about what did not fit.
+        let reserve = if left > 0 { 64 } else { 0 };
+        if used + w.len() + reserve > MAX_WARNINGS_BYTES {
+            out.push(format!(
+                "rollout-guard: {} more warning(s) not shown",
+                all.len() - i
+            ));
+            break;
+        }
+        used += w.len();
+        out.push(w.clone());
+    }
+    out
+}
+
+fn truncate(text: &str) -> String {
+    if text.chars().count() <= MAX_WARNING_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_WARNING_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{ALL, RG105};
+    use serde_json::json;
+
+    fn review(request: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": request,
+        }))
+        .unwrap()
+    }
+
+    fn rollout(spec: Value) -> Value {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+               "metadata": {"name": "r", "namespace": "demo"}, "spec": spec})
+    }
+
+    fn run(webhook: Webhook, request: Value) -> (Outcome, Value) {
+        let out = handle(
+            webhook,
+            &review(request),
+            &Policy::embedded(),
+            &crate::lint::shipped_catalog(),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out.body).unwrap();
+        (out, v)
+    }
+
+    #[test]
+    fn bare_rollout_is_patched_with_base64() {
+        let (out, v) = run(
+            Webhook::Mutate,
+            json!({"uid": "u1", "operation": "CREATE", "object": rollout(json!({}))}),
+        );
+        assert!(out.allowed && out.patched);
+        assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(v["kind"], "AdmissionReview");
+        assert_eq!(v["response"]["uid"], "u1");
+        assert_eq!(v["response"]["patchType"], "JSONPatch");
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(v["response"]["patch"].as_str().unwrap())
+            .unwrap();
+        let ops: Vec<json_patch::PatchOperation> = serde_json::from_slice(&patch).unwrap();
+        assert!(!ops.is_empty());
+        assert_eq!(v["response"]["warnings"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn validate_never_patches() {
+        let (out, v) = run(
+            Webhook::Validate,
+            json!({"uid": "u", "operation": "CREATE", "object": rollout(json!({}))}),
+        );
+        assert!(out.allowed && !out.patched);
+        assert!(v["response"].get("patch").is_none());
+    }
+
+    #[test]
+    fn deny_names_every_finding() {
+        let (out, v) = run(
+            Webhook::Validate,
+            json!({"uid": "u", "operation": "UPDATE", "object": rollout(json!({
+                "strategy": {"canary": {"steps": [{"setWeight": 150}, {"setWeight": -1}]}}}))}),
+        );
+        assert!(!out.allowed);
+        assert_eq!(v["response"]["allowed"], false);
+        assert_eq!(v["response"]["status"]["code"], 403);
+        let msg = v["response"]["status"]["message"].as_str().unwrap();
+        for f in out.findings.iter().filter(|f| f.severity == Severity::Deny) {
+            assert!(
+                msg.contains(&format!("{} at {}", f.rule.id, f.pointer)),
+                "{msg}"
+            );
+        }
+        assert!(msg.contains("/spec/strategy/canary/steps/0"), "{msg}");
+        assert!(msg.contains("/spec/strategy/canary/steps/1"), "{msg}");
+    }
+
+    #[test]
+    fn untouched_requests() {
+        let cases = [
+            json!({"uid": "a", "operation": "DELETE", "object": null, "oldObject": rollout(json!({}))}),
+            json!({"uid": "b", "operation": "CONNECT"}),
+            json!({"uid": "c", "operation": "UPDATE", "subResource": "status", "object": rollout(json!({}))}),
+            json!({"uid": "d", "operation": "CREATE", "object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}),
+            json!({"uid": "e", "operation": "CREATE", "namespace": "kube-system",
+                   "object": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r"}, "spec": {}}}),
+        ];
+        for c in cases {
+            let (out, v) = run(Webhook::Mutate, c);
+            assert!(
+                out.allowed && !out.patched && out.findings.is_empty(),
+                "{v}"
+            );
+            assert_eq!(v["response"].as_object().unwrap().len(), 2, "{v}");
+        }
+    }
+
+    #[test]
+    fn bad_bodies_are_errors_that_say_why() {
+        let p = Policy::embedded();
+        let c = Catalog::default();
+        let e = |b: &[u8]| {
+            handle(Webhook::Validate, b, &p, &c)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(e(b"garbage").contains("not JSON"));
+        assert!(e(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid""#
+        )
+        .contains("not JSON"));
+        assert!(e(br#"{"apiVersion":"v1","kind":"Pod"}"#).contains("kind is \"Pod\""));
+        assert!(
+            e(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#)
+                .contains("no request")
+        );
+        assert!(e(&review(json!({"uid": "u", "operation": "CREATE"}))).contains("missing"));
+        assert!(e(&review(json!({"uid": "u", "operation": "PATCH"}))).contains("PATCH"));
+    }
+
+    #[test]
+    fn warnings_are_bounded() {
+        let f = Finding {
+            rule: &RG105,
+            severity: Severity::Warn,
+            pointer: "/spec/metrics/0/successCondition".into(),
+            message: "é".repeat(300),
+        };
+        let w = warnings(&vec![f; 100]);
+        assert!(w.iter().all(|w| w.chars().count() <= MAX_WARNING_CHARS));
+        assert!(w.iter().map(String::len).sum::<usize>() <= MAX_WARNINGS_BYTES);
+        assert!(w.last().unwrap().contains("not shown"));
+        assert!(ALL.contains(&&RG105));
+    }
+}

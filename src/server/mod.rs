@@ -1,0 +1,497 @@
+//! `rollout-guard serve`: the admission webhook over TLS, with health, readiness and metrics.
+//!
+//! Two listeners: the webhook port (TLS: `/mutate`, `/validate`, `/healthz`, `/readyz`,
+//! `/metrics`) and the metrics port (plain HTTP: `/metrics`, `/healthz`, `/readyz`). The handler
+//! reads the catalog through a [`CatalogSource`], so the cluster watch can replace the shipped
+//! templates without the server knowing how the catalog is filled.
+
+pub mod listener;
+pub mod log;
+pub mod metrics;
+pub mod tls;
+
+use crate::admission::{self, Webhook};
+use crate::catalog::Catalog;
+use crate::policy::Policy;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http_body_util::BodyExt as _;
+use listener::{ConnLimits, Transport};
+use metrics::Metrics;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tls::CertSource;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Where the handler gets the catalog of templates and Rollouts it reviews against.
+///
+/// `serve` uses [`ShippedCatalog`] (the templates in `policies/`); the cluster watch provides its
+/// own implementation. `snapshot` is called once per review and must be cheap (clone an `Arc`);
+/// `ready` is what `/readyz` reports (for a watch: the initial list has been read).
+pub trait CatalogSource: Send + Sync + 'static {
+    /// The catalog to review the next request against.
+    fn snapshot(&self) -> Arc<Catalog>;
+    /// True when the catalog is complete enough to answer reviews.
+    fn ready(&self) -> bool;
+}
+
+/// A fixed catalog, always ready: the shipped ClusterAnalysisTemplates by default.
+pub struct ShippedCatalog(Arc<Catalog>);
+
+impl ShippedCatalog {
+    /// The templates shipped in `policies/`.
+    pub fn new() -> ShippedCatalog {
+        ShippedCatalog(Arc::new(crate::lint::shipped_catalog()))
+    }
+
+    /// A given catalog.
+    pub fn with(catalog: Catalog) -> ShippedCatalog {
+        ShippedCatalog(Arc::new(catalog))
+    }
+}
+
+impl Default for ShippedCatalog {
+    fn default() -> Self {
+        ShippedCatalog::new()
+    }
+}
+
+impl CatalogSource for ShippedCatalog {
+    fn snapshot(&self) -> Arc<Catalog> {
+        self.0.clone()
+    }
+
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+/// The cluster watch (`serve --cluster`) as the catalog source.
+impl CatalogSource for crate::cluster::ClusterCatalog {
+    fn snapshot(&self) -> Arc<Catalog> {
+        crate::cluster::ClusterCatalog::snapshot(self)
+    }
+
+    fn ready(&self) -> bool {
+        crate::cluster::ClusterCatalog::ready(self)
+    }
+}
+
+/// The serving certificate: files, or an ephemeral one for local runs.
+#[derive(Clone, Debug)]
+pub enum TlsSetup {
+    /// PEM files, reloaded when they change.
+    Files { cert: PathBuf, key: PathBuf },
+    /// A new CA and a certificate for `localhost` and `127.0.0.1`; the CA is written to
+    /// a file whose path is printed with a ready `curl` line.
+    Ephemeral,
+}
+
+/// Everything `serve` needs.
+pub struct Config {
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub tls: TlsSetup,
+    /// Require client certificates signed by this CA.
+    pub client_ca: Option<PathBuf>,
+    pub policy: Arc<Policy>,
+    pub catalog: Arc<dyn CatalogSource>,
+    pub limits: ConnLimits,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// How often the certificate files are checked for changes.
+    pub cert_poll_interval: Duration,
+}
+
+/// Request bodies above this are refused with 413: the apiserver sends up to 3 MiB.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Answering when the apiserver gives no `?timeout=` (its own default is 10 s).
+const DEFAULT_REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Config {
+    /// The defaults of `rollout-guard serve` with no flags.
+    pub fn new(policy: Policy) -> Config {
+        Config {
+            addr: ([0, 0, 0, 0], 8443).into(),
+            metrics_addr: ([0, 0, 0, 0], 9090).into(),
+            tls: TlsSetup::Ephemeral,
+            client_ca: None,
+            policy: Arc::new(policy),
+            catalog: Arc::new(ShippedCatalog::new()),
+            limits: ConnLimits {
+                max_connections: 1024,
+                header_read_timeout: Duration::from_secs(10),
+                grace: Duration::from_secs(1),
+                shutdown_timeout: Duration::from_secs(20),
+            },
+            max_body_bytes: MAX_BODY_BYTES,
+            cert_poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Certs(#[from] crate::certs::CertError),
+    #[error("cannot write the ephemeral CA certificate to {path}: {source}")]
+    WriteCa {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+struct App {
+    policy: Arc<Policy>,
+    catalog: Arc<dyn CatalogSource>,
+    metrics: Arc<Metrics>,
+    stopping: AtomicBool,
+    max_body_bytes: usize,
+}
+
+/// Runs the webhook until `shutdown` resolves, then stops gracefully (see [`listener`]).
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let started = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let (source, ephemeral_ca) = match &config.tls {
+        TlsSetup::Files { cert, key } => (
+            CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            None,
+        ),
+        TlsSetup::Ephemeral => {
+            let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+            let bundle = crate::certs::generate(&names, 30)?;
+            (
+                CertSource::Pem {
+                    cert: bundle.cert_pem,
+                    key: bundle.key_pem,
+                },
+                Some(bundle.ca_cert_pem),
+            )
+        }
+    };
+    let tls = tls::setup(source, config.client_ca.as_deref())?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })
+    };
+    let webhook_listener = bind(config.addr).await?;
+    let metrics_listener = bind(config.metrics_addr).await?;
+    let addr = webhook_listener.local_addr().unwrap_or(config.addr);
+    let metrics_addr = metrics_listener.local_addr().unwrap_or(config.metrics_addr);
+
+    let ca_file = match ephemeral_ca {
+        Some(pem) => Some(write_ephemeral_ca(&pem, addr)?),
+        None => None,
+    };
+
+    let app = Arc::new(App {
+        policy: config.policy.clone(),
+        catalog: config.catalog.clone(),
+        metrics: metrics.clone(),
+        stopping: AtomicBool::new(false),
+        max_body_bytes: config.max_body_bytes,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let webhook = tokio::spawn(listener::serve(
+        webhook_listener,
+        Transport::Tls(acceptor),
+        webhook_router(app.clone()),
+        config.limits,
+        stop_rx.clone(),
+    ));
+    let plain = tokio::spawn(listener::serve(
+        metrics_listener,
+        Transport::Plain,
+        metrics_router(app.clone()),
+        config.limits,
+        stop_rx,
+    ));
+    let watcher = tokio::spawn(tls.watch(config.cert_poll_interval, metrics));
+    tracing::info!(
+        %addr,
+        %metrics_addr,
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "rollout-guard webhook listening (https on addr, plain http metrics on metrics_addr)"
+    );
+    if let Some(ca) = &ca_file {
+        print_ephemeral_help(ca, addr);
+    }
+
+    shutdown.await;
+    tracing::info!(
+        "shutdown signal: readiness off, closing listeners, finishing in-flight requests"
+    );
+    app.stopping.store(true, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let _ = webhook.await;
+    let _ = plain.await;
+    watcher.abort();
+    if let Some(ca) = ca_file {
+        let _ = std::fs::remove_file(&ca);
+        if let Some(dir) = ca.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn write_ephemeral_ca(pem: &str, addr: SocketAddr) -> Result<PathBuf, ServeError> {
+    let dir = std::env::temp_dir().join(format!(
+        "rollout-guard-{}-{}",
+        std::process::id(),
+        addr.port()
+    ));
+    let path = dir.join("ca.pem");
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&path, pem))
+        .map_err(|source| ServeError::WriteCa {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(path)
+}
+
+/// An AdmissionReview for a bare Rollout, for the printed `curl` line.
+const TRY_REVIEW: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"try-1","operation":"CREATE","namespace":"demo","object":{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","metadata":{"name":"demo"},"spec":{}}}}"#;
+
+fn print_ephemeral_help(ca: &std::path::Path, addr: SocketAddr) {
+    let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!("https://{host}:{}", addr.port());
+    eprintln!(
+        "rollout-guard: no --tls-cert/--tls-key: serving an ephemeral certificate for localhost and 127.0.0.1\n\
+         rollout-guard: CA certificate: {ca}\n\
+         rollout-guard: try: curl --cacert {ca} {url}/mutate -H 'Content-Type: application/json' -d '{TRY_REVIEW}'",
+        ca = ca.display()
+    );
+}
+
+fn webhook_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/mutate",
+            post(|State(app): State<Arc<App>>, req: Request| admit(app, Webhook::Mutate, req)),
+        )
+        .route(
+            "/validate",
+            post(|State(app): State<Arc<App>>, req: Request| admit(app, Webhook::Validate, req)),
+        )
+        .merge(health_routes())
+        .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            close_when_stopping,
+        ))
+        .with_state(app)
+}
+
+fn metrics_router(app: Arc<App>) -> Router {
+    health_routes()
+        .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            close_when_stopping,
+        ))
+        .with_state(app)
+}
+
+fn health_routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+}
+
+async fn close_when_stopping(State(app): State<Arc<App>>, mut response: Response) -> Response {
+    if app.stopping.load(Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.stopping.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else if !app.catalog.ready() {
+        (StatusCode::SERVICE_UNAVAILABLE, "catalog not ready\n").into_response()
+    } else {
+        "ready\n".into_response()
+    }
+}
+
+async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found(req: Request) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        &format!(
+            "no such endpoint: {} {} (the webhook serves POST /mutate and POST /validate)",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body =
+        serde_json::to_vec(&serde_json::json!({ "error": message, "code": status.as_u16() }))
+            .expect("an error serialises");
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The `?timeout=10s` the apiserver adds, less a margin for the trip back.
+fn review_deadline(query: Option<&str>) -> Duration {
+    let given = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("timeout="))
+        .and_then(crate::check::duration::go_seconds)
+        .filter(|s| *s > 0.0 && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_REVIEW_TIMEOUT);
+    given.mul_f64(0.9)
+}
+
+async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
+    let started = Instant::now();
+    let deadline = review_deadline(req.uri().query());
+    let limit = app.max_body_bytes;
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body larger than the {limit}-byte limit"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let body = http_body_util::Limited::new(req.into_body(), limit);
+    let bytes = match tokio::time::timeout(deadline, body.collect()).await {
+        Err(_) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {:.1}s (the request's ?timeout=, less a margin)",
+                    deadline.as_secs_f64()
+                ),
+            )
+        }
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(e)) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the request body: {e}"),
+            )
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let catalog = app.catalog.snapshot();
+    match admission::handle(webhook, &bytes, &app.policy, &catalog) {
+        Ok(outcome) => {
+            let elapsed = started.elapsed();
+            let m = &app.metrics;
+            m.record_review(
+                webhook,
+                outcome.kind,
+                &outcome.operation,
+                outcome.allowed,
+                elapsed,
+            );
+            let mut rules = String::new();
+            for f in &outcome.findings {
+                m.record_finding(f.rule, f.severity);
+                if !rules.is_empty() {
+                    rules.push(',');
+                }
+                rules.push_str(f.rule.id);
+            }
+            tracing::info!(
+                webhook = webhook.as_str(),
+                uid = %outcome.uid,
+                kind = outcome.kind.map_or("other", |k| k.as_str()),
+                namespace = %outcome.namespace,
+                name = %outcome.name,
+                operation = admission::operation_name(&outcome.operation),
+                allowed = outcome.allowed,
+                patched = outcome.patched,
+                rules = %rules,
+                duration_us = elapsed.as_micros() as u64,
+                "review"
+            );
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from(outcome.body),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(webhook = webhook.as_str(), error = %e, "bad admission request");
+            json_error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_follows_the_apiserver_timeout() {
+        assert_eq!(
+            review_deadline(Some("timeout=5s")),
+            Duration::from_millis(4500)
+        );
+        assert_eq!(
+            review_deadline(Some("a=b&timeout=30s")),
+            Duration::from_secs(27)
+        );
+        assert_eq!(review_deadline(None), Duration::from_secs(9));
+        assert_eq!(review_deadline(Some("timeout=zz")), Duration::from_secs(9));
+    }
+}

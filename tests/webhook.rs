@@ -1,0 +1,942 @@
+//! The webhook end to end: `rollout-guard serve` started as a process, driven over real TLS on
+//! loopback by hyper's HTTP/1.1 client on rustls, trusting only the CA made for the test.
+
+use base64::Engine as _;
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rollout_guard::admission;
+use rollout_guard::engine::{self, Context};
+use rollout_guard::policy::Policy;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream as StdTcp};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+const FIXTURES: &str = "../shared/fixtures/admission-reviews";
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A scratch directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rg-webhook-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A CA and serving certificate for localhost written as `ca.pem`, `tls.crt`, `tls.key`.
+struct Pki {
+    bundle: rollout_guard::certs::Bundle,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        Pki {
+            bundle: rollout_guard::certs::generate(&names, 1).unwrap(),
+        }
+    }
+
+    fn write(&self, dir: &Path) {
+        std::fs::write(dir.join("ca.pem"), &self.bundle.ca_cert_pem).unwrap();
+        std::fs::write(dir.join("tls.crt"), &self.bundle.cert_pem).unwrap();
+        std::fs::write(dir.join("tls.key"), &self.bundle.key_pem).unwrap();
+    }
+
+    fn cert_der(&self) -> CertificateDer<'static> {
+        pem_certs(&self.bundle.cert_pem).remove(0)
+    }
+}
+
+fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A client TLS configuration trusting only `cas`, optionally presenting a client certificate.
+fn client_config(
+    cas: &[&str],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    identity: Option<(&str, &str)>,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        for c in pem_certs(ca) {
+            roots.add(c).unwrap();
+        }
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let key: PrivateKeyDer = rustls_pemfile::private_key(&mut key.as_bytes())
+                .unwrap()
+                .unwrap();
+            builder.with_client_auth_cert(pem_certs(cert), key).unwrap()
+        }
+    };
+    Arc::new(config)
+}
+
+fn default_versions() -> &'static [&'static rustls::SupportedProtocolVersion] {
+    rustls::ALL_VERSIONS
+}
+
+/// A running `rollout-guard serve`; killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let l = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line.contains("listening") {
+                    let _ = tx.send(line.clone());
+                }
+                l.lock().unwrap().push(line);
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let e = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                e.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start: {}", stderr.lock().unwrap());
+            }
+        };
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let addr = v["addr"].as_str().unwrap().parse().unwrap();
+        let metrics_addr = v["metrics_addr"].as_str().unwrap().parse().unwrap();
+        Server {
+            child,
+            addr,
+            metrics_addr,
+            logs,
+            stderr,
+        }
+    }
+
+    fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let until = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < until, "server did not exit in {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One keep-alive HTTPS connection.
+struct Conn {
+    send: SendRequest<http_body_util::Full<Bytes>>,
+    peer_cert: CertificateDer<'static>,
+}
+
+async fn connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> std::io::Result<Conn> {
+    let tcp = TcpStream::connect(addr).await?;
+    let tls = TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await?;
+    let peer_cert = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(conn);
+    Ok(Conn { send, peer_cert })
+}
+
+/// A response: status, `Connection: close` or not, body.
+struct Reply {
+    status: u16,
+    close: bool,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+impl Conn {
+    async fn request(&mut self, method: &str, path: &str, body: Bytes) -> hyper::Result<Reply> {
+        use http_body_util::BodyExt;
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(body))
+            .unwrap();
+        self.send.ready().await?;
+        let resp = self.send.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let close = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Reply {
+            status,
+            close,
+            body,
+        })
+    }
+
+    async fn post(&mut self, path: &str, body: impl Into<Bytes>) -> Reply {
+        self.request("POST", path, body.into()).await.unwrap()
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.request("GET", path, Bytes::new()).await.unwrap()
+    }
+}
+
+/// Plain HTTP GET on the metrics port.
+fn plain_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = StdTcp::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(FIXTURES)
+        .expect("../shared/fixtures/admission-reviews is readable")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20);
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn rollout_fixture() -> Vec<u8> {
+    std::fs::read(format!(
+        "{FIXTURES}/004-validate-create-rollout-prometheus-rollouts-demo.json"
+    ))
+    .unwrap()
+}
+
+fn files_server(dir: &Path, extra: &[&str]) -> Server {
+    let cert = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    let mut args = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixtures_get_the_engine_verdict_and_patch() {
+    let dir = TempDir::new("parity");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &[]);
+    let mut conn = connect(
+        server.addr,
+        client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None),
+    )
+    .await
+    .unwrap();
+    let policy = Policy::embedded();
+    let catalog = rollout_guard::lint::shipped_catalog();
+    let mut patched = 0;
+    let mut denied = 0;
+    for (name, bytes) in fixtures() {
+        let path = if name.contains("-mutate-") {
+            "/mutate?timeout=5s"
+        } else {
+            "/validate?timeout=5s"
+        };
+        let reply = conn.post(path, bytes.clone()).await;
+        assert_eq!(reply.status, 200, "{name}");
+        let got = reply.json();
+        let sent: Value = serde_json::from_slice(&bytes).unwrap();
+        let request = &sent["request"];
+        assert_eq!(got["apiVersion"], sent["apiVersion"], "{name}");
+        assert_eq!(got["kind"], "AdmissionReview", "{name}");
+        let response = &got["response"];
+        assert_eq!(response["uid"], request["uid"], "{name}");
+
+        // What the engine says offline about the same object.
+        let operation = request["operation"].as_str().unwrap();
+        let object = admission::object_of(
+            request["object"].clone(),
+            request["namespace"].as_str().unwrap_or(""),
+        );
+        let review = match (operation, object) {
+            ("CREATE" | "UPDATE", Some(obj)) => engine::review(
+                &obj,
+                &Context {
+                    policy: &policy,
+                    catalog: &catalog,
+                },
+            ),
+            _ => {
+                assert_eq!(
+                    response,
+                    &json!({"uid": request["uid"], "allowed": true}),
+                    "{name}"
+                );
+                continue;
+            }
+        };
+        assert_eq!(response["allowed"], !review.denied(), "{name}: {response}");
+        // Every finding appears, by rule id and path: deny ones in the message, warn ones as
+        // warnings.
+        let shown: Vec<String> = response["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|w| w.as_str().unwrap().to_string())
+            .chain(response["status"]["message"].as_str().map(str::to_string))
+            .collect();
+        let shown = shown.join("\n");
+        for f in &review.findings {
+            assert!(
+                shown.contains(&format!("{} at {}", f.rule.id, f.pointer)),
+                "{name}: {} {} missing from {shown}",
+                f.rule.id,
+                f.pointer
+            );
+        }
+        let ids = |text: &str| text.matches("RG").count();
+        assert_eq!(ids(&shown), review.findings.len(), "{name}: {shown}");
+        assert_eq!(
+            response["warnings"].as_array().cloned().unwrap_or_default(),
+            admission::warnings(&review.findings)
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+        if review.denied() {
+            denied += 1;
+            assert_eq!(response["status"]["code"], 403, "{name}");
+            assert!(response.get("patch").is_none(), "{name}");
+            continue;
+        }
+        if name.contains("-mutate-") && !review.patch.is_empty() {
+            patched += 1;
+            assert_eq!(response["patchType"], "JSONPatch", "{name}");
+            // The wire format is a base64 string, not kube-core's array of bytes.
+            let encoded = response["patch"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: patch is not a string: {response}"));
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap();
+            let patch: json_patch::Patch = serde_json::from_slice(&decoded).unwrap();
+            assert_eq!(patch.0, review.patch, "{name}");
+            // The patch applies, and the patched object needs no further patch.
+            let mut object = request["object"].clone();
+            json_patch::patch(&mut object, &patch).unwrap();
+            let again = admission::object_of(object, request["namespace"].as_str().unwrap());
+            let again = engine::review(
+                &again.unwrap(),
+                &Context {
+                    policy: &policy,
+                    catalog: &catalog,
+                },
+            );
+            assert!(again.patch.is_empty(), "{name}: not idempotent");
+        } else {
+            assert!(response.get("patch").is_none(), "{name}: {response}");
+            assert!(response.get("patchType").is_none(), "{name}");
+        }
+    }
+    assert!(patched > 0, "no fixture was patched");
+    let _ = denied;
+
+    // Metrics (plain HTTP port) and one log line per review.
+    let (status, text) = plain_get(server.metrics_addr, "/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "rollout_guard_admission_requests_total{webhook=\"mutate\",kind=\"Rollout\",operation=\"CREATE\",allowed=\"true\"}",
+        "rollout_guard_admission_requests_total{webhook=\"validate\",kind=\"Deployment\",operation=\"DELETE\",allowed=\"true\"}",
+        "rollout_guard_admission_duration_seconds_bucket{le=\"+Inf\"} 24",
+        "rollout_guard_findings_total{rule=\"RG",
+        "rollout_guard_tls_reloads_total 0",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    assert_eq!(plain_get(server.metrics_addr, "/readyz").0, 200);
+    assert_eq!(plain_get(server.metrics_addr, "/healthz").0, 200);
+    assert_eq!(conn.get("/healthz").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let reviews: Vec<Value> = server
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"] == "review")
+        .collect();
+    assert_eq!(reviews.len(), 24);
+    let first = &reviews[0];
+    for field in [
+        "uid",
+        "kind",
+        "namespace",
+        "name",
+        "operation",
+        "allowed",
+        "rules",
+        "duration_us",
+    ] {
+        assert!(first.get(field).is_some(), "{field} missing from {first}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors() {
+    let dir = TempDir::new("limits");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &["--header-read-timeout", "1500ms"]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    let mut conn = connect(server.addr, config.clone()).await.unwrap();
+
+    let garbage = conn.post("/validate", "garbage{").await;
+    assert_eq!(garbage.status, 400);
+    assert!(garbage.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not JSON"));
+    let full = rollout_fixture();
+    let truncated = conn
+        .post("/validate", full[..full.len() / 2].to_vec())
+        .await;
+    assert_eq!(truncated.status, 400);
+    assert!(truncated.json()["error"].as_str().unwrap().contains("EOF"));
+    let pod = conn
+        .post("/mutate", r#"{"apiVersion":"v1","kind":"Pod"}"#)
+        .await;
+    assert_eq!(pod.status, 400);
+    assert!(pod.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not an admission.k8s.io/v1 AdmissionReview"));
+
+    // 5 MiB: refused with a JSON error; 3 MiB (what the apiserver may send): answered.
+    let huge = conn.post("/validate", vec![b' '; 5 << 20]).await;
+    assert_eq!(huge.status, 413);
+    assert!(huge.json()["error"].as_str().unwrap().contains("limit"));
+    let mut conn = connect(server.addr, config.clone()).await.unwrap();
+    let mut big: Value = serde_json::from_slice(&full).unwrap();
+    big["request"]["object"]["metadata"]["annotations"]["padding"] = json!("x".repeat(3 << 20));
+    let big = conn
+        .post("/validate", serde_json::to_vec(&big).unwrap())
+        .await;
+    assert_eq!(big.status, 200);
+    assert_eq!(big.json()["response"]["allowed"], true);
+    assert_eq!(conn.post("/nowhere", "{}").await.status, 404);
+
+    // A body that never completes is answered within the apiserver's ?timeout=.
+    let mut raw = tls_raw(server.addr, config.clone()).await;
+    raw.write_all(b"POST /validate?timeout=1s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf))
+        .await
+        .expect("answered within the timeout")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"));
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // Clients that never finish their headers (after TLS, or never starting TLS) do not block
+    // others and are dropped after the header-read timeout.
+    let mut slow = tls_raw(server.addr, config.clone()).await;
+    slow.write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    let mut other = connect(server.addr, config.clone()).await.unwrap();
+    assert_eq!(other.post("/validate", full.clone()).await.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    let n = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf))
+        .await
+        .expect("the slow client is dropped")
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let n = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf))
+        .await
+        .expect("the silent client is dropped")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(other.post("/validate", full).await.status, 200);
+    assert!(
+        server.stderr.lock().unwrap().is_empty()
+            || !server.stderr.lock().unwrap().contains("panic")
+    );
+}
+
+async fn tls_raw(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// A TLS ClientHello offering only `version` (no supported_versions extension), as a TLS 1.0
+/// or 1.1 client sends it.
+fn legacy_client_hello(version: [u8; 2]) -> Vec<u8> {
+    let mut body = version.to_vec();
+    body.extend([0x42; 32]);
+    body.push(0);
+    let suites = [0xc0, 0x13, 0xc0, 0x14, 0x00, 0x2f, 0x00, 0x35];
+    body.extend((suites.len() as u16).to_be_bytes());
+    body.extend(suites);
+    body.extend([1, 0]);
+    let mut handshake = vec![1];
+    handshake.extend(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend(body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend((handshake.len() as u16).to_be_bytes());
+    record.extend(handshake);
+    record
+}
+
+fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut s = StdTcp::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_tls_1_2_and_1_3_and_mtls_when_asked() {
+    let dir = TempDir::new("tls");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+
+    // Client certificates: a CA and a client certificate it signs, and one from a stranger.
+    let (client_ca, client_cert, client_key) = client_identity();
+    let (_, stranger_cert, stranger_key) = client_identity();
+    std::fs::write(dir.0.join("client-ca.pem"), &client_ca).unwrap();
+    let ca_path = dir.0.join("client-ca.pem");
+    let server = files_server(&dir.0, &["--client-ca", ca_path.to_str().unwrap()]);
+    let ca = pki.bundle.ca_cert_pem.as_str();
+
+    for version in [[3, 1], [3, 2]] {
+        let reply = raw_exchange(server.addr, &legacy_client_hello(version));
+        assert!(
+            reply.first() != Some(&0x16),
+            "TLS {version:?}: the server answered with a handshake"
+        );
+        if let Some(first) = reply.first() {
+            assert_eq!(*first, 0x15, "TLS {version:?}: expected an alert");
+        }
+    }
+    let reply = raw_exchange(server.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(!String::from_utf8_lossy(&reply).contains("HTTP/1."));
+
+    // No client certificate, or one from another CA: refused.
+    let anonymous = client_config(&[ca], default_versions(), None);
+    assert!(match connect(server.addr, anonymous).await {
+        Err(_) => true,
+        Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
+    });
+    let stranger = client_config(
+        &[ca],
+        default_versions(),
+        Some((&stranger_cert, &stranger_key)),
+    );
+    assert!(match connect(server.addr, stranger).await {
+        Err(_) => true,
+        Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
+    });
+    // With the right certificate, over TLS 1.2 and over TLS 1.3.
+    for versions in [
+        &[&rustls::version::TLS12][..],
+        &[&rustls::version::TLS13][..],
+    ] {
+        let config = client_config(&[ca], versions, Some((&client_cert, &client_key)));
+        let mut conn = connect(server.addr, config).await.unwrap();
+        assert_eq!(conn.get("/healthz").await.status, 200);
+        assert_eq!(conn.post("/validate", rollout_fixture()).await.status, 200);
+    }
+}
+
+/// A client CA, and a client certificate (clientAuth) it signed, as PEM.
+fn client_identity() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let mut params = CertificateParams::new(vec!["kube-apiserver".to_string()]).unwrap();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// Writes `pki` into a new timestamped directory and points `..data` at it the way the kubelet
+/// updates a Secret volume: a new symlink renamed over the old one.
+fn kubelet_swap(dir: &Path, pki: &Pki, generation: usize) {
+    let data = dir.join(format!("..2026_11_24_{generation}"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("tls.crt"), &pki.bundle.cert_pem).unwrap();
+    std::fs::write(data.join("tls.key"), &pki.bundle.key_pem).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(data.file_name().unwrap(), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_rotation_under_load() {
+    let dir = TempDir::new("rotate");
+    let pkis = [Pki::new(), Pki::new(), Pki::new()];
+    // The Secret volume layout: tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>.
+    kubelet_swap(&dir.0, &pkis[0], 0);
+    for f in ["tls.crt", "tls.key"] {
+        std::os::unix::fs::symlink(format!("..data/{f}"), dir.0.join(f)).unwrap();
+    }
+    let server = files_server(&dir.0, &[]);
+    let cas: Vec<&str> = pkis.iter().map(|p| p.bundle.ca_cert_pem.as_str()).collect();
+    let config = client_config(&cas, default_versions(), None);
+    let body = Bytes::from(rollout_fixture());
+    // New connections that do not resume a TLS session, so that they see the certificate.
+    let mut fresh = (*config).clone();
+    fresh.resumption = rustls::client::Resumption::disabled();
+    let fresh = Arc::new(fresh);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (stop, ok, failed, config, body) = (
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            config.clone(),
+            body.clone(),
+        );
+        let addr = server.addr;
+        workers.push(tokio::spawn(async move {
+            let mut conn = connect(addr, config).await.unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                match conn.request("POST", "/validate", body.clone()).await {
+                    Ok(r) if r.status == 200 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => {
+                        failed.lock().unwrap().push(format!("status {}", r.status));
+                        return;
+                    }
+                    Err(e) => {
+                        failed.lock().unwrap().push(e.to_string());
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+
+    // New connections see each new certificate once the files change: first by a `..data`
+    // symlink swap, then by rewriting the files the symlinks point to in place.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (generation, pki) in pkis.iter().enumerate().skip(1) {
+        if generation == 1 {
+            kubelet_swap(&dir.0, pki, generation);
+        } else {
+            let data = std::fs::canonicalize(dir.0.join("..data")).unwrap();
+            // In place, key first: for a moment the pair does not match and must not be used.
+            std::fs::write(data.join("tls.key"), &pki.bundle.key_pem).unwrap();
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            std::fs::write(data.join("tls.crt"), &pki.bundle.cert_pem).unwrap();
+        }
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut conn = connect(server.addr, fresh.clone()).await.unwrap();
+            let reply = conn.post("/validate", body.clone()).await;
+            assert_eq!(reply.status, 200);
+            if conn.peer_cert == pki.cert_der() {
+                break;
+            }
+            assert!(
+                Instant::now() < until,
+                "generation {generation}: new connections still see the old certificate"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let failed = failed.lock().unwrap();
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert!(ok.load(Ordering::Relaxed) > 50);
+    let (_, text) = plain_get(server.metrics_addr, "/metrics");
+    assert!(
+        text.contains("rollout_guard_tls_reloads_total 2\n"),
+        "{text}"
+    );
+    assert!(server
+        .logs()
+        .iter()
+        .any(|l| l.contains("serving certificate reloaded")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
+    let dir = TempDir::new("sigterm");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let mut server = files_server(&dir.0, &[]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    let body = Bytes::from(rollout_fixture());
+
+    // Load on keep-alive connections until the server says it is closing them.
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (ok, failed, config, body) = (ok.clone(), failed.clone(), config.clone(), body.clone());
+        let addr = server.addr;
+        workers.push(tokio::spawn(async move {
+            let mut conn = connect(addr, config).await.unwrap();
+            loop {
+                match conn.request("POST", "/validate", body.clone()).await {
+                    Ok(r) if r.status == 200 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        if r.close {
+                            return;
+                        }
+                    }
+                    Ok(r) => {
+                        failed.lock().unwrap().push(format!("status {}", r.status));
+                        return;
+                    }
+                    Err(e) => {
+                        failed.lock().unwrap().push(e.to_string());
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    // A request in flight when the signal arrives: headers and half the body sent.
+    let mut slow = tls_raw(server.addr, config.clone()).await;
+    let half = body.len() / 2;
+    slow.write_all(
+        format!(
+            "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    slow.write_all(&body[..half]).await.unwrap();
+    // A keep-alive connection to the metrics port, to watch readiness after the listener closes.
+    let mut probe = StdTcp::connect(server.metrics_addr).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let readyz = |probe: &mut StdTcp| {
+        probe
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = probe.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    assert!(readyz(&mut probe).starts_with("HTTP/1.1 200"));
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.sigterm();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let answer = readyz(&mut probe);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // No new connections.
+    assert!(TcpStream::connect(server.addr).await.is_err());
+
+    slow.write_all(&body[half..]).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut reply))
+        .await
+        .expect("the in-flight request is answered")
+        .ok();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\"allowed\":true"), "{reply}");
+
+    for w in workers {
+        w.await.unwrap();
+    }
+    let failed = failed.lock().unwrap();
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert!(ok.load(Ordering::Relaxed) > 10);
+    let status = server.wait(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn no_flags_serves_an_ephemeral_certificate_and_a_working_curl_line() {
+    let mut server = Server::start(&[]);
+    let until = Instant::now() + Duration::from_secs(5);
+    let help = loop {
+        let text = server.stderr.lock().unwrap().clone();
+        if text.contains("try: curl") {
+            break text;
+        }
+        assert!(Instant::now() < until, "no curl line: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let ca = help
+        .lines()
+        .find_map(|l| l.strip_prefix("rollout-guard: CA certificate: "))
+        .unwrap()
+        .to_string();
+    assert!(std::fs::read_to_string(&ca)
+        .unwrap()
+        .contains("BEGIN CERTIFICATE"));
+    let curl = help
+        .lines()
+        .find_map(|l| l.strip_prefix("rollout-guard: try: "))
+        .unwrap();
+    assert!(curl.contains(&format!("https://localhost:{}/", server.addr.port())));
+    let out = Command::new("sh")
+        .args(["-c", &format!("{curl} --silent --show-error")])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["response"]["allowed"], true);
+    assert_eq!(v["response"]["patchType"], "JSONPatch");
+    server.sigterm();
+    assert_eq!(server.wait(Duration::from_secs(5)).code(), Some(0));
+    assert!(!Path::new(&ca).exists(), "the ephemeral CA file is removed");
+}
