@@ -578,6 +578,8 @@ async fn bad_requests_get_clear_errors() {
         .unwrap_or(0);
     assert_eq!(n, 0);
     assert!(started.elapsed() < Duration::from_secs(4));
+    // (`other` sat idle past the header-read timeout too, so the server closed it as well.)
+    let mut other = connect(server.addr, config.clone()).await.unwrap();
     assert_eq!(other.post("/validate", full).await.status, 200);
     assert!(
         server.stderr.lock().unwrap().is_empty()

@@ -393,26 +393,69 @@ fn review_deadline(query: Option<&str>) -> Duration {
     given.mul_f64(0.9)
 }
 
+/// A body above the limit is still read (and dropped) up to this size, so that a client that is
+/// still sending sees the 413 rather than a reset connection.
+const DRAIN_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How reading a body ended.
+enum BodyRead {
+    Complete(Vec<u8>),
+    TooLarge,
+    Failed(String),
+}
+
+/// Reads the body up to `limit` bytes into one buffer (sized from `Content-Length`); past the
+/// limit it keeps reading and dropping, up to [`DRAIN_MAX_BYTES`].
+async fn read_body(mut body: Body, declared: Option<u64>, limit: usize) -> BodyRead {
+    let mut buf = Vec::with_capacity(declared.map_or(16 * 1024, |n| n.min(limit as u64) as usize));
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => return BodyRead::Failed(e.to_string()),
+        };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len() as u64;
+            if seen <= limit as u64 {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_MAX_BYTES {
+                return BodyRead::TooLarge;
+            }
+        }
+    }
+    if seen > limit as u64 {
+        BodyRead::TooLarge
+    } else {
+        BodyRead::Complete(buf)
+    }
+}
+
 async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
     let started = Instant::now();
     let deadline = review_deadline(req.uri().query());
     let limit = app.max_body_bytes;
-    let too_large = || {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body larger than the {limit}-byte limit"),
-        )
-    };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
+    let too_large = |close: bool| {
+        let mut r = json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body larger than the {limit}-byte limit"),
+        );
+        if close {
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
+    };
+    if declared.is_some_and(|n| n > DRAIN_MAX_BYTES) {
+        return too_large(true);
     }
-    let body = http_body_util::Limited::new(req.into_body(), limit);
-    let bytes = match tokio::time::timeout(deadline, body.collect()).await {
+    let bytes = match tokio::time::timeout(deadline, read_body(req.into_body(), declared, limit))
+        .await
+    {
         Err(_) => {
             return json_error(
                 StatusCode::REQUEST_TIMEOUT,
@@ -422,14 +465,14 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
                 ),
             )
         }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(e)) => {
+        Ok(BodyRead::TooLarge) => return too_large(false),
+        Ok(BodyRead::Failed(e)) => {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 &format!("cannot read the request body: {e}"),
             )
         }
-        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(BodyRead::Complete(bytes)) => bytes,
     };
     let catalog = app.catalog.snapshot();
     match admission::handle(webhook, &bytes, &app.policy, &catalog) {
