@@ -78,7 +78,10 @@ pub fn mutate_source(bytes: &[u8], ctx: &Context, origin: &str) -> Result<Mutate
         Some(rest) => ("\u{feff}", rest),
         None => ("", text),
     };
-    let docs = parse(body).map_err(|e| Refusal {
+    // Each document is reviewed and planned as soon as it is parsed, and its tree dropped:
+    // a large stream never holds every tree at once, and is handled on every core.
+    let per_document = |doc: yaml::YamlDoc| plan_document(body, doc, ctx, origin);
+    let docs = parse(body, &per_document).map_err(|e| Refusal {
         line: e.pos.line.max(1),
         message: format!(
             "not valid YAML (column {}): {}",
@@ -88,52 +91,30 @@ pub fn mutate_source(bytes: &[u8], ctx: &Context, origin: &str) -> Result<Mutate
     })?;
 
     let mut documents = Vec::with_capacity(docs.len());
+    let mut lines = Vec::with_capacity(docs.len());
     let mut changed = Vec::new();
     let mut edits = Vec::new();
     let mut refusal = None;
-    for doc in &docs {
-        let Some(root) = &doc.root else {
-            documents.push(None);
-            continue;
-        };
-        let value = yaml::to_json(root);
-        let Some(mut object) = Object::from_value(value.clone()) else {
-            documents.push(Some(value));
-            continue;
-        };
-        object.origin = origin.to_string();
-        let review = engine::review(&object, ctx);
-        if review.patch.is_empty() {
-            documents.push(Some(value));
-            continue;
+    for doc in docs {
+        let doc = doc?;
+        documents.push(doc.value);
+        lines.push(doc.line);
+        if let Some(c) = doc.changed {
+            changed.push(c);
         }
-        let patched = mutate::apply(&value, &review.patch).map_err(|e| Refusal {
-            line: root.span.start.line,
-            message: format!("internal error: the patch does not apply: {e}"),
-        })?;
-        documents.push(Some(patched));
-        if refusal.is_none() {
-            let style = render::Style::detect(body, root);
-            match edit::plan(body, root, &review.patch, &style) {
-                Ok(e) => edits.extend(e),
-                Err(r) => refusal = Some(r),
+        match doc.edits {
+            Ok(e) => edits.extend(e),
+            Err(r) => {
+                refusal.get_or_insert(r);
             }
         }
-        changed.push(Changed {
-            kind: object.kind,
-            namespace: object.namespace,
-            name: object.name,
-            line: root.span.start.line,
-            injected: review.injected,
-            patch: review.patch,
-        });
     }
     let text = match refusal {
         Some(r) => Err(r),
         None if edits.is_empty() => Ok(text.to_string()),
         None => {
             let edited = edit::apply(body, &edits);
-            verify(&edited, &docs, &documents).map(|()| format!("{bom}{edited}"))
+            verify(&edited, &lines, &documents).map(|()| format!("{bom}{edited}"))
         }
     };
     Ok(Mutated {
@@ -143,52 +124,104 @@ pub fn mutate_source(bytes: &[u8], ctx: &Context, origin: &str) -> Result<Mutate
     })
 }
 
-fn parse(text: &str) -> Result<Vec<yaml::YamlDoc>, yaml::YamlError> {
+/// One document, reviewed: its value after mutation, and the edits that write the mutation.
+struct PlannedDocument {
+    value: Option<Value>,
+    /// The line the document's content starts on.
+    line: usize,
+    changed: Option<Changed>,
+    edits: Result<Vec<edit::Edit>, Refusal>,
+}
+
+fn plan_document(
+    body: &str,
+    doc: yaml::YamlDoc,
+    ctx: &Context,
+    origin: &str,
+) -> Result<PlannedDocument, Refusal> {
+    let unchanged = |value: Option<Value>, line: usize| PlannedDocument {
+        value,
+        line,
+        changed: None,
+        edits: Ok(Vec::new()),
+    };
+    let Some(root) = &doc.root else {
+        return Ok(unchanged(None, doc.span.start.line.max(1)));
+    };
+    let line = root.span.start.line;
+    let value = yaml::to_json(root);
+    let Some(mut object) = Object::from_value(value.clone()) else {
+        return Ok(unchanged(Some(value), line));
+    };
+    object.origin = origin.to_string();
+    let review = engine::review(&object, ctx);
+    if review.patch.is_empty() {
+        return Ok(unchanged(Some(value), line));
+    }
+    let patched = mutate::apply(&value, &review.patch).map_err(|e| Refusal {
+        line,
+        message: format!("internal error: the patch does not apply: {e}"),
+    })?;
+    let style = render::Style::detect(body, root);
+    Ok(PlannedDocument {
+        value: Some(patched),
+        line,
+        edits: edit::plan(body, root, &review.patch, &style),
+        changed: Some(Changed {
+            kind: object.kind,
+            namespace: object.namespace,
+            name: object.name,
+            line,
+            injected: review.injected,
+            patch: review.patch,
+        }),
+    })
+}
+
+fn parse<T: Send>(
+    text: &str,
+    finish: &(impl Fn(yaml::YamlDoc) -> T + Sync),
+) -> Result<Vec<T>, yaml::YamlError> {
     let parsed = if text.len() < PARALLEL_PARSE_BYTES {
-        yaml::parse_stream(text)
+        yaml::parse_stream_with(text, finish)
     } else {
-        yaml::parse_stream_parallel(text, crate::threads(), &|doc| doc)
+        yaml::parse_stream_parallel(text, crate::threads(), finish)
     };
     parsed.map_err(|(_, e)| e)
 }
 
 /// Checks that `edited` parses to `expected`, document by document, key order included.
-fn verify(
-    edited: &str,
-    original: &[yaml::YamlDoc],
-    expected: &[Option<Value>],
-) -> Result<(), Refusal> {
-    let line = |i: usize| {
-        original
-            .get(i)
-            .and_then(|d| d.root.as_ref())
-            .map_or(1, |r| r.span.start.line)
-    };
-    let hint = if original.iter().any(|d| d.root.is_some()) && edited.contains(['&', '*']) {
+/// `lines` are where the documents start in the original, for the message.
+fn verify(edited: &str, lines: &[usize], expected: &[Option<Value>]) -> Result<(), Refusal> {
+    let hint = if edited.contains(['&', '*']) {
         " (YAML anchors or aliases?)"
     } else {
         ""
     };
-    let docs = parse(edited).map_err(|e| Refusal {
+    // Documents are compared as JSON text, which keeps key order and is smaller to hold.
+    let json = |v: &Value| serde_json::to_string(v).unwrap_or_default();
+    let got = parse(edited, &|d: yaml::YamlDoc| {
+        d.root.as_ref().map(|r| json(&yaml::to_json(r)))
+    })
+    .map_err(|e| Refusal {
         line: e.pos.line.max(1),
         message: format!("the edited text would not be valid YAML ({})", e.message),
     })?;
-    if docs.len() != expected.len() {
+    if got.len() != expected.len() {
         return Err(Refusal {
             line: 1,
             message: "the edited text would hold a different number of documents".into(),
         });
     }
-    for (i, (doc, want)) in docs.iter().zip(expected).enumerate() {
-        let got = doc.root.as_ref().map(yaml::to_json);
-        let same = match (&got, want) {
-            (Some(g), Some(w)) => serde_json::to_string(g).ok() == serde_json::to_string(w).ok(),
+    for (i, (got, want)) in got.iter().zip(expected).enumerate() {
+        let same = match (got, want) {
+            (Some(g), Some(w)) => *g == json(w),
             (None, None) => true,
             _ => false,
         };
         if !same {
             return Err(Refusal {
-                line: line(i),
+                line: lines.get(i).copied().unwrap_or(1),
                 message: format!("the edited text would not read back as the mutated object{hint}"),
             });
         }
@@ -309,6 +342,37 @@ mod tests {
         let out = mutated(text).text.unwrap();
         assert!(out.contains("{canary: {steps: [{setWeight: 5}], analysis: {templates: [{templateName: success-rate-nginx, clusterScope: true}], "), "{out}");
         assert!(out.ends_with("]}}}  # nested, {}\n}\n"), "{out}");
+    }
+
+    #[test]
+    fn the_read_back_check_catches_values_and_key_order() {
+        let want = |v: Value| vec![Some(v)];
+        assert!(verify(
+            "a: 1\nb: 2\n",
+            &[1],
+            &want(serde_json::json!({"a": 1, "b": 2}))
+        )
+        .is_ok());
+        let r = verify(
+            "a: 1\nb: 2\n",
+            &[7],
+            &want(serde_json::json!({"a": 1, "b": 3})),
+        )
+        .unwrap_err();
+        assert_eq!(r.line, 7);
+        assert!(verify(
+            "a: 1\nb: 2\n",
+            &[1],
+            &want(serde_json::json!({"b": 2, "a": 1}))
+        )
+        .is_err());
+        assert!(verify(
+            "a: 1\n---\nb: 2\n",
+            &[1],
+            &want(serde_json::json!({"a": 1}))
+        )
+        .is_err());
+        assert!(verify("a: [\n", &[1], &want(serde_json::json!({"a": 1}))).is_err());
     }
 
     #[test]

@@ -65,9 +65,19 @@ impl Style {
         Style {
             indent,
             seq_indent: seq_indent.filter(|i| *i <= 8).unwrap_or(indent),
-            newline: if text.contains("\r\n") { "\r\n" } else { "\n" },
+            newline: newline_at(text, root.span.start.byte),
             json,
         }
+    }
+}
+
+/// The line end used by the line holding `at`: `"\r\n"` or `"\n"`. Only that line is looked
+/// at, so a stream of many documents is not scanned once per document.
+fn newline_at(text: &str, at: usize) -> &'static str {
+    let at = at.min(text.len());
+    match text[at..].find('\n') {
+        Some(i) if text[..at + i].ends_with('\r') => "\r\n",
+        _ => "\n",
     }
 }
 
