@@ -112,6 +112,10 @@ struct ServeArgs {
     /// After SIGTERM, how long in-flight requests get to finish (Go duration).
     #[arg(long, default_value = "20s", value_parser = go_duration)]
     shutdown_timeout: std::time::Duration,
+    /// Watch AnalysisTemplates, ClusterAnalysisTemplates and Rollouts in the cluster (kubeconfig,
+    /// or the pod's service account) and review against them instead of the shipped templates.
+    #[arg(long)]
+    cluster: bool,
 }
 
 fn go_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -318,7 +322,13 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(server::run(config, shutdown_signal()));
+    let result = runtime.block_on(async {
+        if args.cluster {
+            let catalog = rollout_guard::cluster::ClusterCatalog::connect().await?;
+            config.catalog = std::sync::Arc::new(catalog);
+        }
+        anyhow::Ok(server::run(config, shutdown_signal()).await?)
+    });
     log.flush();
     result?;
     Ok(ExitCode::SUCCESS)

@@ -169,8 +169,12 @@ impl SyncState {
         k.last_error = Some(error);
     }
 
-    fn mark_listed(&self, kind: Kind) {
-        self.kinds()[slot(kind)].listed = true;
+    /// Notes that `kind`'s first list completed; true when that makes every kind listed.
+    fn mark_listed(&self, kind: Kind) -> bool {
+        let mut kinds = self.kinds();
+        let was_ready = kinds.iter().all(|k| k.listed);
+        kinds[slot(kind)].listed = true;
+        !was_ready && kinds.iter().all(|k| k.listed)
     }
 }
 
@@ -212,7 +216,13 @@ impl Store {
                 for summary in listed {
                     summary.add_to(&mut self.catalog);
                 }
-                self.state.mark_listed(kind);
+                if self.state.mark_listed(kind) {
+                    tracing::info!(
+                        templates = self.catalog.templates(),
+                        workload_refs = self.catalog.workload_refs(),
+                        "catalog: the first lists are complete; ready"
+                    );
+                }
                 self.state.mark_ok(kind);
                 self.changed = true;
             }

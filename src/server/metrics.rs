@@ -200,6 +200,17 @@ impl Metrics {
     }
 }
 
+/// The `rollout_guard_catalog_age_seconds` gauge: how long the cluster catalog may have been out
+/// of date (0 while its watches are healthy).
+pub fn catalog_age(age: Duration) -> String {
+    format!(
+        "# HELP rollout_guard_catalog_age_seconds Seconds the cluster catalog may have been out of date: 0 while the watches are in sync, the time since the first unresolved watch failure otherwise.\n\
+         # TYPE rollout_guard_catalog_age_seconds gauge\n\
+         rollout_guard_catalog_age_seconds {}\n",
+        age.as_secs_f64()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,11 @@ pub trait CatalogSource: Send + Sync + 'static {
     fn snapshot(&self) -> Arc<Catalog>;
     /// True when the catalog is complete enough to answer reviews.
     fn ready(&self) -> bool;
+    /// How long the catalog may have been out of date, for
+    /// `rollout_guard_catalog_age_seconds`; `None` for a catalog that cannot go stale.
+    fn age(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// A fixed catalog, always ready: the shipped ClusterAnalysisTemplates by default.
@@ -82,6 +87,10 @@ impl CatalogSource for crate::cluster::ClusterCatalog {
 
     fn ready(&self) -> bool {
         crate::cluster::ClusterCatalog::ready(self)
+    }
+
+    fn age(&self) -> Option<Duration> {
+        Some(crate::cluster::ClusterCatalog::age(self))
     }
 }
 
@@ -352,12 +361,16 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    let mut text = app.metrics.render();
+    if let Some(age) = app.catalog.age() {
+        text.push_str(&metrics::catalog_age(age));
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(),
+        text,
     )
         .into_response()
 }

@@ -1,0 +1,281 @@
+//! `rollout-guard serve --cluster` as a process, its kubeconfig pointing at the scripted API
+//! (tests/kube_mock) over HTTP on loopback, driven over real TLS: not ready until the first
+//! lists, verdicts that use what the cluster holds, the catalog's age while the API server is
+//! away, and a clear error when there is no configuration at all.
+
+mod kube_mock;
+
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use kube_mock::KubeMock;
+use rustls::pki_types::ServerName;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rg-cluster-serve-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A kubeconfig naming `server`.
+fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: test, cluster: {{server: '{server}'}}}}]\nusers: [{{name: test, user: {{token: t}}}}]\ncontexts: [{{name: test, context: {{cluster: test, user: test}}}}]\ncurrent-context: test\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A running `serve --cluster`; killed on drop.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    fn start(dir: &Path, kubeconfig: &Path) -> Serve {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let pki = rollout_guard::certs::generate(&names, 1).unwrap();
+        std::fs::write(dir.join("tls.crt"), &pki.cert_pem).unwrap();
+        std::fs::write(dir.join("tls.key"), &pki.key_pem).unwrap();
+        let mut child = bin()
+            .args(["serve", "--cluster", "--addr", "127.0.0.1:0"])
+            .args(["--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--tls-cert")
+            .arg(dir.join("tls.crt"))
+            .arg("--tls-key")
+            .arg(dir.join("tls.key"))
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", dir)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if line.contains("listening") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve --cluster starts listening");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut pki.ca_cert_pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Serve {
+            child,
+            addr: v["addr"].as_str().unwrap().parse().unwrap(),
+            metrics_addr: v["metrics_addr"].as_str().unwrap().parse().unwrap(),
+            tls: Arc::new(tls),
+        }
+    }
+
+    /// GET on the plain metrics port: (status, body).
+    async fn get(&self, path: &str) -> (u16, String) {
+        let mut s = tokio::net::TcpStream::connect(self.metrics_addr)
+            .await
+            .unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).await.unwrap();
+        let status = text[9..12].parse().unwrap();
+        (status, text.split_once("\r\n\r\n").unwrap().1.to_string())
+    }
+
+    async fn age(&self) -> f64 {
+        let (_, metrics) = self.get("/metrics").await;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("rollout_guard_catalog_age_seconds "))
+            .expect("the catalog age metric")
+            .parse()
+            .unwrap()
+    }
+
+    /// POSTs an AdmissionReview of `object` to /validate over TLS; the response part.
+    async fn validate(&self, object: Value) -> Value {
+        use http_body_util::BodyExt;
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u-1", "operation": "CREATE", "namespace": "shop",
+                        "kind": {"group": "", "version": "v1", "kind": object["kind"]},
+                        "object": object}});
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let request = hyper::Request::post("/validate")
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(Bytes::from(review.to_string())))
+            .unwrap();
+        let response = send.send_request(request).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["response"].clone()
+    }
+}
+
+async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn rollout_without(arg_missing: bool) -> Value {
+    let mut args = vec![json!({"name": "service-name", "value": "web-canary"})];
+    if !arg_missing {
+        args.push(json!({"name": "namespace", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}));
+    }
+    json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+           "metadata": {"name": "web", "namespace": "shop"},
+           "spec": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable",
+                        "steps": [{"setWeight": 20}, {"pause": {"duration": "1m"}}],
+                        "analysis": {"templates": [{"templateName": "team-success-rate", "clusterScope": true}],
+                                     "args": args}}}}})
+}
+
+fn deployment(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+           "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+}
+
+fn texts(response: &Value) -> String {
+    format!("{} {}", response["status"]["message"], response["warnings"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_cluster_reviews_against_what_the_cluster_holds() {
+    let dir = scratch("ok");
+    let mock = KubeMock::default();
+    mock.apply(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ClusterAnalysisTemplate",
+        "metadata": {"name": "team-success-rate"},
+        "spec": {"args": [{"name": "service-name"}, {"name": "namespace"}],
+                 "metrics": [{"name": "rate", "interval": "1m", "count": 5, "failureLimit": 2,
+                              "successCondition": "len(result) == 0 || result[0] >= 0.95",
+                              "provider": {"prometheus": {"address": "http://prometheus:9090",
+                                  "query": "sum(rate(x{s=\"{{args.service-name}}\",n=\"{{args.namespace}}\"}[5m]))"}}}]}
+    }));
+    mock.apply(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "web-rollout", "namespace": "shop"},
+        "spec": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}
+    }));
+    // Unreachable at first: the webhook must not report ready on an empty catalog.
+    mock.go_away();
+    let addr = mock.serve_http().await;
+    let server = Serve::start(&dir, &kubeconfig(&dir, &format!("http://{addr}")));
+    assert_eq!(server.get("/readyz").await.0, 503);
+    mock.come_back();
+    eventually("/readyz 200", Duration::from_secs(60), async || {
+        server.get("/readyz").await.0 == 200
+    })
+    .await;
+    // A watch may still be retrying a connection the outage broke: in sync shortly after.
+    eventually("age 0", Duration::from_secs(60), async || {
+        server.age().await == 0.0
+    })
+    .await;
+
+    // A Rollout that omits a required argument of the in-cluster template is denied.
+    let denied = server.validate(rollout_without(true)).await;
+    assert_eq!(denied["allowed"], false, "{denied}");
+    assert!(texts(&denied).contains("RG111"), "{denied}");
+    let allowed = server.validate(rollout_without(false)).await;
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+    // A Deployment a Rollout manages gets no RG301 warning; a lonely one does.
+    let managed = server.validate(deployment("web")).await;
+    assert!(!texts(&managed).contains("RG301"), "{managed}");
+    let lonely = server.validate(deployment("lonely")).await;
+    assert_eq!(lonely["allowed"], true);
+    assert!(texts(&lonely).contains("RG301"), "{lonely}");
+
+    // The API server goes away: the last known state keeps answering, the age grows.
+    mock.go_away();
+    eventually("a growing age", Duration::from_secs(60), async || {
+        server.age().await >= 1.0
+    })
+    .await;
+    assert_eq!(server.get("/readyz").await.0, 200);
+    let still = server.validate(rollout_without(true)).await;
+    assert!(texts(&still).contains("RG111"), "{still}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_cluster_without_any_configuration_says_so() {
+    let dir = scratch("none");
+    let out = bin()
+        .args([
+            "serve",
+            "--cluster",
+            "--addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", dir.join("missing"))
+        .env("HOME", &dir)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("rollout-guard: error: no Kubernetes configuration found"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
