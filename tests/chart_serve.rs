@@ -364,3 +364,28 @@ spec:
     let message = response["status"]["message"].as_str().unwrap();
     assert!(message.contains("RG101"), "{message}");
 }
+
+#[test]
+fn serve_accepts_every_flag_the_chart_passes() {
+    // Default values (--cluster on) and every optional flag the chart can add.
+    let docs = helm_template(&["--set", "extraArgs[0]=--shutdown-timeout=20s"]);
+    let container = &one(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "serve");
+    assert!(args.contains(&"--cluster"), "{args:?}");
+    let out = bin().args(["serve", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for arg in &args[1..] {
+        let flag = arg.split('=').next().unwrap();
+        assert!(
+            help.split_whitespace().any(|w| w == flag),
+            "serve has no {flag} (the chart passes {arg})"
+        );
+    }
+}
