@@ -118,7 +118,60 @@ struct RequestIn<'a> {
     #[serde(default, borrow)]
     name: Option<Cow<'a, str>>,
     #[serde(default)]
-    object: Option<Value>,
+    object: Option<ObjectValue>,
+}
+
+/// The request's object as the engine's `Value`, parsed in one pass without
+/// `metadata.managedFields`: the apiserver's field-ownership bookkeeping is a large share of every
+/// object, no rule or mutation reads it, and a patch never touches it.
+struct ObjectValue(Value);
+
+impl<'de> Deserialize<'de> for ObjectValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MapVisitor { skip: "" }).map(ObjectValue)
+    }
+}
+
+/// Builds a JSON object, skipping the member named `skip`; `metadata` is read with
+/// `managedFields` skipped.
+struct MapVisitor {
+    skip: &'static str,
+}
+
+impl<'de> serde::de::Visitor<'de> for MapVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == self.skip {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let value = if self.skip.is_empty() && key == "metadata" {
+                map.next_value::<MetadataValue>()?.0
+            } else {
+                map.next_value::<Value>()?
+            };
+            out.insert(key.into_owned(), value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+struct MetadataValue(Value);
+
+impl<'de> Deserialize<'de> for MetadataValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MapVisitor {
+            skip: "managedFields",
+        })
+        .map(MetadataValue)
+    }
 }
 
 #[derive(Serialize)]
@@ -220,7 +273,7 @@ pub fn handle(
         && sub_resource.as_deref().is_none_or(str::is_empty);
     let object = match (reviewed, object) {
         (false, _) => None,
-        (true, Some(v)) if !v.is_null() => object_of(v, &request_namespace),
+        (true, Some(ObjectValue(v))) => object_of(v, &request_namespace),
         (true, _) => return Err(AdmissionError::MissingObject(operation_name(&operation))),
     };
 

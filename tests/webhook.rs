@@ -474,13 +474,19 @@ async fn fixtures_get_the_engine_verdict_and_patch() {
     assert_eq!(plain_get(server.metrics_addr, "/readyz").0, 200);
     assert_eq!(plain_get(server.metrics_addr, "/healthz").0, 200);
     assert_eq!(conn.get("/healthz").await.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let reviews: Vec<Value> = server
-        .logs()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["message"] == "review")
-        .collect();
+    let reviews = |server: &Server| -> Vec<Value> {
+        server
+            .logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["message"] == "review")
+            .collect()
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while reviews(&server).len() < 24 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reviews = reviews(&server);
     assert_eq!(reviews.len(), 24);
     let first = &reviews[0];
     for field in [

@@ -1,11 +1,12 @@
-//! Logging for `serve`: `tracing` events formatted as text or JSON lines and handed to one writer
-//! thread, so a request never waits on stdout. The thread writes through a buffer and flushes
-//! whenever it has caught up.
+//! Logging for `serve`: `tracing` events formatted as text or JSON lines into a shared buffer
+//! that one writer thread empties to stdout every few milliseconds. A request appends its line
+//! under an uncontended lock and never waits on stdout, and no thread is woken per line (waking
+//! a writer for each line cost more than the review itself under load).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How log lines are formatted.
@@ -15,39 +16,73 @@ pub enum LogFormat {
     Json,
 }
 
-/// Lines waiting for the writer thread; past this many, new lines are dropped and counted rather
-/// than slowing requests down.
-const QUEUE: usize = 16 * 1024;
+/// Bytes waiting for the writer thread at most; past this, new lines are dropped and counted
+/// rather than slowing requests down or growing without bound.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
+/// How often the writer thread empties the buffer.
+const INTERVAL: Duration = Duration::from_millis(20);
 
-enum Msg {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<Vec<u8>>,
+    dropped: AtomicU64,
 }
 
-/// Hands formatted lines to the writer thread.
-#[derive(Clone)]
+/// Collects formatted lines for the writer thread.
+#[derive(Clone, Default)]
 pub struct Queue {
-    tx: SyncSender<Msg>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl Queue {
-    /// Waits until every line queued so far is written.
+    /// Writes every line queued so far to stdout.
     pub fn flush(&self) {
-        let (tx, rx) = sync_channel(1);
-        if self.tx.send(Msg::Flush(tx)).is_ok() {
-            let _ = rx.recv_timeout(std::time::Duration::from_secs(2));
+        self.drain();
+    }
+
+    fn take(&self) -> Vec<u8> {
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *pending)
+    }
+
+    fn drain(&self) {
+        // Taken under the stdout lock, so that two drains cannot reorder lines.
+        let mut out = std::io::stdout().lock();
+        let lines = self.take();
+        let lost = self.shared.dropped.swap(0, Relaxed);
+        let _ = out.write_all(&lines);
+        if lost > 0 {
+            let _ = writeln!(
+                out,
+                "rollout-guard: {lost} log line(s) dropped: stdout could not keep up"
+            );
+        }
+        let _ = out.flush();
+    }
+
+    fn run(self) {
+        loop {
+            std::thread::sleep(INTERVAL);
+            self.drain();
         }
     }
 }
 
 impl Write for Queue {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.tx.try_send(Msg::Line(buf.to_vec())) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Relaxed);
-            }
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if pending.len() + buf.len() <= MAX_PENDING {
+            pending.extend_from_slice(buf);
+        } else {
+            self.shared.dropped.fetch_add(1, Relaxed);
         }
         Ok(buf.len())
     }
@@ -65,46 +100,10 @@ impl<'a> MakeWriter<'a> for Queue {
     }
 }
 
-fn write_lines(rx: Receiver<Msg>, dropped: Arc<AtomicU64>) {
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
-    let mut reported = 0;
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                Msg::Line(line) => {
-                    let _ = out.write_all(&line);
-                }
-                Msg::Flush(done) => {
-                    let _ = out.flush();
-                    let _ = done.send(());
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        let lost = dropped.load(Relaxed);
-        if lost > reported {
-            let _ = writeln!(
-                out,
-                "rollout-guard: {} log line(s) dropped: stdout could not keep up",
-                lost - reported
-            );
-            reported = lost;
-        }
-        let _ = out.flush();
-    }
-}
-
-/// Installs the global subscriber (level from `RUST_LOG`-style `info` default) writing to stdout
-/// through the writer thread. Returns the queue so that the caller can flush it before exit.
+/// Installs the global subscriber (level `info`) writing to stdout through the writer thread. Returns the queue so that the caller can flush it before exit.
 /// A second call (tests running servers in one process) keeps the first subscriber.
 pub fn init(format: LogFormat) -> Queue {
-    let (tx, rx) = sync_channel(QUEUE);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let queue = Queue {
-        tx,
-        dropped: dropped.clone(),
-    };
+    let queue = Queue::default();
     let builder = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_writer(queue.clone())
@@ -116,7 +115,10 @@ pub fn init(format: LogFormat) -> Queue {
     if installed.is_ok() {
         std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || write_lines(rx, dropped))
+            .spawn({
+                let queue = queue.clone();
+                move || queue.run()
+            })
             .expect("a thread can be spawned at start-up");
     }
     queue
