@@ -18,7 +18,7 @@ pub enum LogFormat {
 
 /// Bytes waiting for the writer thread at most; past this, new lines are dropped and counted
 /// rather than slowing requests down or growing without bound.
-const MAX_PENDING: usize = 4 * 1024 * 1024;
+const MAX_PENDING: usize = 1024 * 1024;
 /// How often the writer thread empties the buffer.
 const INTERVAL: Duration = Duration::from_millis(20);
 
