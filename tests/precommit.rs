@@ -7,11 +7,11 @@
 //! rollout-guard itself (about a minute). `PRE_COMMIT_HOME` is a scratch directory, so nothing
 //! is left in the user's cache.
 
-mod common;
+mod support;
 
-use common::{checkout, temp_dir, tool};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{cached_tool, temp_dir};
 
 const GOOD: &str = "\
 apiVersion: argoproj.io/v1alpha1
@@ -49,12 +49,12 @@ fn bad() -> String {
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| checkout().join("target"))
+        .unwrap_or_else(|| support::repo().join("target"))
 }
 
 /// `pre-commit ARGS` in `repo`, with the build shared and pre-commit's cache in `home`.
 fn pre_commit(repo: &Path, home: &Path, args: &[&str]) -> (Output, String) {
-    let exe = tool(
+    let exe = cached_tool(
         "ROLLOUT_GUARD_PRE_COMMIT",
         "pre-commit/bin/pre-commit",
         "pre-commit",
@@ -96,7 +96,7 @@ fn lint_hook_fails_the_bad_manifest_and_passes_the_good_one() {
     // A manifest outside the repository, named by its absolute path.
     let outside = temp_dir("precommit-outside").join("bad.json");
     std::fs::write(&outside, BAD_JSON).unwrap();
-    let checkout = checkout().to_str().unwrap();
+    let checkout = support::repo().to_str().unwrap();
     let outside = outside.to_str().unwrap();
 
     // The files are not even staged: `--files` names them directly.
@@ -159,7 +159,8 @@ fn fix_hook_writes_the_defaults_into_the_manifest() {
     let home = temp_dir("precommit-fix-home");
     git(&repo, &["init", "-q"]);
     let rollout =
-        std::fs::read_to_string(checkout().join("examples/rollout-without-analysis.yaml")).unwrap();
+        std::fs::read_to_string(support::repo().join("examples/rollout-without-analysis.yaml"))
+            .unwrap();
     std::fs::write(repo.join("rollout.yaml"), &rollout).unwrap();
     // Staged, as in a commit: pre-commit finds a hook's edits by diffing the work tree.
     git(&repo, &["add", "rollout.yaml"]);
@@ -168,7 +169,7 @@ fn fix_hook_writes_the_defaults_into_the_manifest() {
         &home,
         &[
             "try-repo",
-            checkout().to_str().unwrap(),
+            support::repo().to_str().unwrap(),
             "rollout-guard-fix",
             "--files",
             "rollout.yaml",

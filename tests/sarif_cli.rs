@@ -3,14 +3,14 @@
 //! `jsonschema` crate, and Microsoft's `Sarif.Multitool validate` with GitHub's ingestion rules.
 //! `.ci/tools.sh` installs both from npm.
 
-mod common;
+mod support;
 
-use common::{checkout, temp_dir, tool};
 use rollout_guard::rules;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::{cached_tool, repo, temp_dir};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
@@ -216,7 +216,7 @@ fn sarif_output_is_deterministic() {
 
 /// The errors the SARIF 2.1.0 schema finds in `log`.
 fn schema_errors(log: &Value) -> Vec<String> {
-    let path = tool(
+    let path = cached_tool(
         "ROLLOUT_GUARD_SARIF_SCHEMA",
         "sarif-multitool/package/sarif-2.1.0.json",
         "the SARIF 2.1.0 JSON schema",
@@ -243,14 +243,14 @@ fn schema_errors(log: &Value) -> Vec<String> {
 /// The errors and warnings `Sarif.Multitool validate` reports for the log files, with the one
 /// warning that is expected: no `informationUri`, as the project has no public home yet.
 fn multitool_findings(files: &[&Path]) -> Vec<String> {
-    let multitool = tool(
+    let multitool = cached_tool(
         "ROLLOUT_GUARD_SARIF_MULTITOOL",
         "sarif-multitool/package/Sarif.Multitool",
         "Microsoft's SARIF multitool",
     );
     let out_dir = temp_dir("sarif-validate");
     let report = out_dir.join("validation.sarif");
-    let config = checkout().join("tests/sarif/multitool.config.xml");
+    let config = repo().join("tests/sarif/multitool.config.xml");
     let out = Command::new(&multitool)
         .arg("validate")
         .args(files)
@@ -302,7 +302,7 @@ fn sarif_passes_the_schema_and_the_multitool() {
         &["k8s", "-", "k8s/missing.yaml"],
         BARE_ROLLOUT.as_bytes(),
     );
-    let shared = checkout().join("../shared");
+    let shared = repo().join("../shared");
     assert!(
         shared.join("corpus").is_dir(),
         "../shared/corpus is missing"

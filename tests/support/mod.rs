@@ -6,6 +6,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The `rollout-guard` binary built for this test run.
 pub fn bin() -> Command {
@@ -13,13 +14,16 @@ pub fn bin() -> Command {
 }
 
 /// The repository root.
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh, empty directory unique to this process and `name`.
+/// A fresh directory under the system's temporary directory, unique to this call (tests run
+/// in parallel in one process).
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rg-test-{name}-{}", std::process::id()));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rg-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -129,4 +133,32 @@ pub fn parse_yaml_stream(text: &str) -> Vec<Value> {
         .map(|n| rollout_guard::manifest::yaml::to_json(&n))
         .filter(|v| !v.is_null())
         .collect()
+}
+
+/// The directory `.ci/tools.sh` installs the tools into when `ROLLOUT_GUARD_TOOLS` is unset.
+fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ROLLOUT_GUARD_TOOLS") {
+        return dir.into();
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_default();
+    cache.join("rollout-guard-ci")
+}
+
+/// A tool `.ci/tools.sh` installs: the path in `var`, else where `.ci/tools.sh` puts it. Panics with a
+/// message saying how to install it; these tests never skip.
+pub fn cached_tool(var: &str, default_rel: &str, what: &str) -> PathBuf {
+    let path = match std::env::var_os(var) {
+        Some(p) => PathBuf::from(p),
+        None => tools_dir().join(default_rel),
+    };
+    assert!(
+        path.is_file(),
+        "{what} is missing: {} does not exist. Install the test tools with \
+         `source .ci/tools.sh` (what .ci/run does), or point {var} at it.",
+        path.display()
+    );
+    path
 }
