@@ -24,6 +24,9 @@ RUN touch src/main.rs src/lib.rs \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/rollout-guard /usr/local/bin/rollout-guard
 USER 65532:65532
+# mimalloc commits arena memory as it is used: under load the webhook's peak RSS is about 20 MiB
+# instead of about 40 (the chart's Deployment sets the same).
+ENV MIMALLOC_ARENA_EAGER_COMMIT=0
 # 8443: the webhook (TLS); 9090: /metrics, /healthz, /readyz.
 EXPOSE 8443 9090
 ENTRYPOINT ["/usr/local/bin/rollout-guard"]

@@ -1,6 +1,10 @@
--- wrk script: POST the file named by $BODY as JSON on every request (keep-alive).
-local f = assert(io.open(os.getenv("BODY"), "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
+-- wrk script: send the file named by $BODY (if any) as JSON with the method in $METHOD
+-- (default GET) on every request, over keep-alive connections.
+wrk.method = os.getenv("METHOD") or "GET"
+local path = os.getenv("BODY")
+if path and path ~= "" then
+  local f = assert(io.open(path, "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = "application/json"
+end
