@@ -12,7 +12,9 @@ use rollout_guard::certs::service_names;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{b64, bin, dns_sans, helm_path, repo, temp_dir, tool, verifies_for_host};
+use support::{
+    b64, bin, dns_sans, helm_path, repo, strict_crd_schema, temp_dir, tool, verifies_for_host,
+};
 
 const RELEASE: &str = "rg";
 const NAMESPACE: &str = "guard-system";
@@ -1166,40 +1168,9 @@ fn rendered_objects_pass_the_kubernetes_api_schemas_strictly() {
     }
 }
 
-/// Makes a CRD schema reject unknown fields, as the apiserver's strict field validation does.
-fn strict(schema: &mut Value) {
-    if let Some(map) = schema.as_object_mut() {
-        let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
-        if map.contains_key("properties") && !map.contains_key("additionalProperties") && !preserve
-        {
-            map.insert("additionalProperties".into(), json!(false));
-        }
-        for v in map.values_mut() {
-            strict(v);
-        }
-    } else if let Some(items) = schema.as_array_mut() {
-        items.iter_mut().for_each(strict);
-    }
-}
-
 #[test]
 fn cluster_analysis_templates_pass_the_argo_crd_schema() {
-    let crd_path = repo().join("../shared/corpus/crds/cluster-analysis-template-crd.yaml");
-    let crd = parse_stream(&std::fs::read_to_string(&crd_path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (the shared corpus must be beside the checkout)",
-            crd_path.display()
-        )
-    }))
-    .remove(0);
-    let version = crd["spec"]["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "v1alpha1")
-        .unwrap();
-    let mut schema = version["schema"]["openAPIV3Schema"].clone();
-    strict(&mut schema);
+    let schema = strict_crd_schema("cluster-analysis-template-crd.yaml");
     let validator = jsonschema::validator_for(&schema).unwrap();
     let docs = render(&[]);
     let templates = all(&docs, "ClusterAnalysisTemplate");

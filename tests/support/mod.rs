@@ -162,3 +162,41 @@ pub fn cached_tool(var: &str, default_rel: &str, what: &str) -> PathBuf {
     );
     path
 }
+
+/// The `v1alpha1` schema of one of Argo's CRDs in the shared corpus (`crds/<file>`), made to
+/// reject unknown fields as the apiserver's strict field validation does (without it, the
+/// apiserver drops them silently).
+pub fn strict_crd_schema(file: &str) -> Value {
+    let path = repo().join("../shared/corpus/crds").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared corpus must be beside the checkout)",
+            path.display()
+        )
+    });
+    let crd = parse_yaml_stream(&text).remove(0);
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1alpha1")
+        .unwrap_or_else(|| panic!("{file}: no v1alpha1 version"));
+    let mut schema = version["schema"]["openAPIV3Schema"].clone();
+    strict(&mut schema);
+    schema
+}
+
+fn strict(schema: &mut Value) {
+    if let Some(map) = schema.as_object_mut() {
+        let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        if map.contains_key("properties") && !map.contains_key("additionalProperties") && !preserve
+        {
+            map.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        for v in map.values_mut() {
+            strict(v);
+        }
+    } else if let Some(items) = schema.as_array_mut() {
+        items.iter_mut().for_each(strict);
+    }
+}
