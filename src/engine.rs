@@ -76,6 +76,23 @@ pub fn review(obj: &Object, ctx: &Context) -> Review {
     for gap in gaps {
         sink.report(gap.rule, gap.pointer, gap.message);
     }
+    if !mutation.patch.is_empty() {
+        if let Ok(value) = mutate::apply(&obj.value, &mutation.patch) {
+            let patched = Object {
+                value,
+                kind: obj.kind,
+                namespace: obj.namespace.clone(),
+                name: obj.name.clone(),
+                origin: obj.origin.clone(),
+            };
+            let injected: Vec<&str> = mutation
+                .injections
+                .iter()
+                .map(|(_, at)| at.as_str())
+                .collect();
+            rules::check_injected(&patched, &injected, ctx.catalog, &mut sink);
+        }
+    }
     let findings = sink
         .findings
         .into_iter()
@@ -127,14 +144,12 @@ mod tests {
     use crate::rules::testing::objects;
 
     fn run(yaml: &str, policy: &Policy) -> Review {
+        run_with(yaml, policy, &crate::lint::shipped_catalog())
+    }
+
+    fn run_with(yaml: &str, policy: &Policy, catalog: &Catalog) -> Review {
         let obj = objects(yaml).pop().unwrap();
-        review(
-            &obj,
-            &Context {
-                policy,
-                catalog: &Catalog::default(),
-            },
-        )
+        review(&obj, &Context { policy, catalog })
     }
 
     const BARE: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\n  namespace: demo\nspec: {}\n";
@@ -164,6 +179,39 @@ mod tests {
         let r = run(BARE, &policy);
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.injected, [Injection::CanaryStrategy]);
+    }
+
+    #[test]
+    fn the_injected_analysis_is_checked_against_the_catalog() {
+        // A cluster without the policy's default template: the injection is still made (the
+        // template may come in the same apply), with a warning at the injected reference.
+        let mut cluster = Catalog::default();
+        cluster.set_coverage(crate::catalog::Coverage::Cluster);
+        let r = run_with(BARE, &Policy::embedded(), &cluster);
+        let ids: Vec<_> = r.findings.iter().map(|f| f.rule.id).collect();
+        assert_eq!(ids, ["RG201", "RG202", "RG112"]);
+        let missing = &r.findings[2];
+        assert_eq!(
+            missing.pointer,
+            "/spec/strategy/canary/analysis/templates/0"
+        );
+        assert!(
+            missing.message.contains("not in the cluster"),
+            "{}",
+            missing.message
+        );
+        assert!(!r.denied() && !r.patch.is_empty());
+
+        // A Rollout whose own analysis names a missing template reports it once, from the
+        // manifest, and nothing is injected there.
+        let own = BARE.replace(
+            "spec: {}",
+            "spec:\n  strategy:\n    canary:\n      steps: [{setWeight: 50}]\n      analysis:\n        templates: [{templateName: gone}]",
+        );
+        let r = run_with(&own, &Policy::embedded(), &cluster);
+        let ids: Vec<_> = r.findings.iter().map(|f| f.rule.id).collect();
+        assert_eq!(ids, ["RG112"]);
+        assert!(r.patch.is_empty());
     }
 
     #[test]

@@ -241,6 +241,20 @@ async fn serve_cluster_reviews_against_what_the_cluster_holds() {
     let lonely = server.validate(deployment("lonely")).await;
     assert_eq!(lonely["allowed"], true);
     assert!(texts(&lonely).contains("RG301"), "{lonely}");
+    // The policy's default template is not in this cluster: injecting it is allowed (it may
+    // come in the same apply), with a warning at the injected reference.
+    let mut bare = rollout_without(false);
+    bare["spec"]["strategy"]["canary"]
+        .as_object_mut()
+        .unwrap()
+        .remove("analysis");
+    let injected = server.validate(bare).await;
+    assert_eq!(injected["allowed"], true, "{injected}");
+    assert!(
+        texts(&injected).contains("RG112 at /spec/strategy/canary/analysis/templates/0")
+            && texts(&injected).contains("success-rate-nginx"),
+        "{injected}"
+    );
 
     // The API server goes away: the last known state keeps answering, the age grows.
     mock.go_away();

@@ -125,9 +125,12 @@ rules! {
         "Pass the argument in the Rollout's analysis `args`, or give it a default in the template.";
     RG112 = "RG112", "unknown-template", Warn,
         "An analysis that names a template rollout-guard cannot find.",
-        "The template is neither in the input nor among the shipped templates. It may already exist in the \
-         cluster, so this is a warning; if it does not, the rollout is aborted when the analysis starts.",
-        "Check the template name and `clusterScope`, or lint the template together with the Rollout.";
+        "The template is neither in the input nor among the shipped templates (with `serve --cluster`: not in \
+         the cluster). It may already exist in the cluster, or come in the same apply, so this is a warning; if \
+         it does not, the rollout is aborted when the analysis starts. An analysis the policy injects is \
+         checked the same way, at the injected reference.",
+        "Check the template name and `clusterScope`, or lint the template together with the Rollout; for an \
+         injected analysis, install the policy's default template (the Helm chart does).";
     RG113 = "RG113", "invalid-provider", Deny,
         "Prometheus provider fields: address not a URL, negative timeout, or duplicate metric names.",
         "Argo rejects templates with duplicate metric names; a Prometheus address must be an http(s) URL and \

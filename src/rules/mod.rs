@@ -53,6 +53,16 @@ pub fn check(obj: &Object, catalog: &Catalog, policy: &crate::policy::Policy, ou
     }
 }
 
+/// Checks the analysis a mutation injects into a Rollout as if the manifest held it, so that a
+/// policy template missing from the catalog, or an argument it requires that the injection does
+/// not pass, is reported now rather than when the AnalysisRun fails to start. `patched` is the
+/// Rollout with the patch applied; `injected` holds the pointers of the injected blocks.
+pub fn check_injected(patched: &Object, injected: &[&str], catalog: &Catalog, out: &mut Sink) {
+    if patched.kind == Kind::Rollout {
+        rollout::check_injected(patched, injected, catalog, out);
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! Helpers for the rule tests: review a YAML manifest and list the rule ids found.

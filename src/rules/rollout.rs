@@ -31,6 +31,19 @@ pub(super) fn check(obj: &Object, catalog: &Catalog, out: &mut Sink) {
     }
 }
 
+/// The references of the analysis blocks at or under the `injected` pointers.
+pub(super) fn check_injected(obj: &Object, injected: &[&str], catalog: &Catalog, out: &mut Sink) {
+    let under = |at: &str, block: &str| {
+        at.strip_prefix(block)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    for group in analysis_groups(&obj.value) {
+        if injected.iter().any(|block| under(&group.at, block)) {
+            check_references(obj, &group, catalog, out);
+        }
+    }
+}
+
 /// Where a Rollout runs analysis, and whether the rollout waits for it to finish.
 pub(crate) struct AnalysisGroup<'a> {
     pub at: String,
