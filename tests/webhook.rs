@@ -686,6 +686,47 @@ async fn only_tls_1_2_and_1_3_and_mtls_when_asked() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_client_ca_applies_to_new_connections() {
+    let dir = TempDir::new("client-ca");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let (old_ca, old_cert, old_key) = client_identity();
+    let (new_ca, new_cert, new_key) = client_identity();
+    let ca_path = dir.0.join("client-ca.pem");
+    std::fs::write(&ca_path, &old_ca).unwrap();
+    let server = files_server(&dir.0, &["--client-ca", ca_path.to_str().unwrap()]);
+    let ca = pki.bundle.ca_cert_pem.as_str();
+    let old = || client_config(&[ca], default_versions(), Some((&old_cert, &old_key)));
+    let new = || client_config(&[ca], default_versions(), Some((&new_cert, &new_key)));
+    let refused = |config| async move {
+        match connect(server.addr, config).await {
+            Err(_) => true,
+            Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
+        }
+    };
+    let mut open = connect(server.addr, old()).await.unwrap();
+    assert_eq!(open.get("/healthz").await.status, 200);
+    assert!(refused(new()).await);
+
+    // Replaced the way a ConfigMap volume is updated: written aside, renamed over.
+    std::fs::write(dir.0.join("client-ca.tmp"), &new_ca).unwrap();
+    std::fs::rename(dir.0.join("client-ca.tmp"), &ca_path).unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while refused(new()).await {
+        assert!(Instant::now() < until, "the new client CA was never taken up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused(old()).await, "a new connection still passes with the old CA");
+    // The connection made before the change keeps working.
+    assert_eq!(open.post("/validate", rollout_fixture()).await.status, 200);
+    let mut fresh = connect(server.addr, new()).await.unwrap();
+    let metrics = fresh.get("/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    assert!(text.contains("rollout_guard_tls_reloads_total 1\n"), "{text}");
+    assert!(server.logs().iter().any(|l| l.contains("client CA reloaded")));
+}
+
 /// A client CA, and a client certificate (clientAuth) it signed, as PEM.
 fn client_identity() -> (String, String, String) {
     use rcgen::{

@@ -17,7 +17,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// The per-connection limits.
@@ -33,11 +32,11 @@ pub struct ConnLimits {
     pub shutdown_timeout: Duration,
 }
 
-/// Plain HTTP or TLS.
+/// Plain HTTP or TLS, with the configuration each new connection takes.
 #[derive(Clone)]
 pub enum Transport {
     Plain,
-    Tls(TlsAcceptor),
+    Tls(Arc<super::tls::ConfigStore>),
 }
 
 /// Serves `router` on `listener` until `stop` turns true, then drains.
@@ -102,7 +101,8 @@ async fn connection(
 ) {
     match transport {
         Transport::Plain => http(tcp, router, limits, stop).await,
-        Transport::Tls(acceptor) => {
+        Transport::Tls(config) => {
+            let acceptor = config.acceptor();
             match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => http(tls, router, limits, stop).await,
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),

@@ -203,7 +203,6 @@ pub async fn run(
         }
     };
     let tls = tls::setup(source, config.client_ca.as_deref())?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)
             .await
@@ -229,7 +228,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let webhook = tokio::spawn(listener::serve(
         webhook_listener,
-        Transport::Tls(acceptor),
+        Transport::Tls(tls.config.clone()),
         webhook_router(app.clone()),
         config.limits,
         stop_rx.clone(),

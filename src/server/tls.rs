@@ -1,11 +1,13 @@
 //! TLS for the webhook: the rustls configuration (ring, TLS 1.2 and 1.3 only, optional client
-//! certificate verification) and a serving certificate that follows its files.
+//! certificate verification) and a serving certificate and client CA that follow their files.
 //!
 //! The certificate sits behind a [`ResolvesServerCert`] holding an `Arc` that a poller swaps
 //! when the files' contents change. Polling the contents, not watching inodes, catches every way
 //! a file can change, including the Kubernetes Secret volume's atomic swap of the `..data`
 //! symlink; a half-written pair (new certificate, old key) fails to load and is retried on the
-//! next poll while the old pair keeps serving.
+//! next poll while the old pair keeps serving. A changed client CA needs a new client
+//! verifier, hence a new rustls configuration: the poller swaps it in [`ConfigStore`], from which
+//! each new connection takes its acceptor; open connections keep the one they started with.
 
 use super::metrics::Metrics;
 use rustls::crypto::CryptoProvider;
@@ -16,6 +18,7 @@ use rustls::{RootCertStore, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio_rustls::TlsAcceptor;
 
 /// A TLS set-up problem, naming the file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -142,12 +145,41 @@ fn load(source: &CertSource) -> Result<(PemPair, CertifiedKey), TlsError> {
     Ok(((cert, key), pair))
 }
 
-/// The loaded TLS set-up: the rustls configuration and the store behind it.
+/// The rustls configuration new connections are accepted with.
+#[derive(Debug)]
+pub struct ConfigStore {
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl ConfigStore {
+    /// An acceptor with the configuration in force.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+
+    fn set(&self, config: ServerConfig) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+    }
+}
+
+/// The client CA file and its bytes as last read.
+struct ClientCa {
+    path: PathBuf,
+    loaded: Vec<u8>,
+}
+
+/// The loaded TLS set-up: the rustls configuration and the stores behind it.
 pub struct Tls {
-    pub config: Arc<ServerConfig>,
+    pub config: Arc<ConfigStore>,
     pub store: Arc<CertStore>,
     source: CertSource,
     loaded: PemPair,
+    client_ca: Option<ClientCa>,
 }
 
 /// Loads the certificate and, with `client_ca`, the CA that client certificates must chain to.
@@ -156,15 +188,40 @@ pub fn setup(source: CertSource, client_ca: Option<&Path>) -> Result<Tls, TlsErr
     let store = Arc::new(CertStore {
         current: RwLock::new(Arc::new(pair)),
     });
+    let client_ca = match client_ca {
+        None => None,
+        Some(path) => Some(ClientCa {
+            path: path.to_path_buf(),
+            loaded: read(path)?,
+        }),
+    };
+    let config = server_config(&store, client_ca.as_ref())?;
+    Ok(Tls {
+        config: Arc::new(ConfigStore {
+            current: RwLock::new(Arc::new(config)),
+        }),
+        store,
+        source,
+        loaded,
+        client_ca,
+    })
+}
+
+/// A rustls configuration serving the certificate in `store`, requiring client certificates
+/// signed by `client_ca` when there is one.
+fn server_config(
+    store: &Arc<CertStore>,
+    client_ca: Option<&ClientCa>,
+) -> Result<ServerConfig, TlsError> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
-        Some(path) => {
-            let name = path.display().to_string();
+        Some(ca) => {
+            let name = ca.path.display().to_string();
             let mut roots = RootCertStore::empty();
-            for cert in certs_from_pem(&read(path)?, &name)? {
+            for cert in certs_from_pem(&ca.loaded, &name)? {
                 roots.add(cert).map_err(|e| TlsError::Pem {
                     path: name.clone(),
                     message: format!("not a usable CA certificate: {e}"),
@@ -178,30 +235,55 @@ pub fn setup(source: CertSource, client_ca: Option<&Path>) -> Result<Tls, TlsErr
     };
     let mut config = builder.with_cert_resolver(store.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Tls {
-        config: Arc::new(config),
-        store,
-        source,
-        loaded,
-    })
+    Ok(config)
 }
 
 impl Tls {
-    /// Polls the certificate files every `interval` and swaps in a changed pair; runs until the
-    /// task is dropped. Does nothing for an in-memory certificate.
+    /// Polls the certificate files and the client CA every `interval` and swaps in what
+    /// changed; runs until the task is dropped. Does nothing for an in-memory certificate
+    /// without a client CA.
     pub async fn watch(mut self, interval: Duration, metrics: Arc<Metrics>) {
-        if !matches!(self.source, CertSource::Files { .. }) {
+        if !matches!(self.source, CertSource::Files { .. }) && self.client_ca.is_none() {
             return;
         }
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            self.poll(&metrics);
+            self.poll_certificate(&metrics);
+            self.poll_client_ca(&metrics);
         }
     }
 
-    fn poll(&mut self, metrics: &Metrics) {
+    fn poll_client_ca(&mut self, metrics: &Metrics) {
+        let Some(ca) = &mut self.client_ca else {
+            return;
+        };
+        let Ok(bytes) = std::fs::read(&ca.path) else {
+            return;
+        };
+        if bytes == ca.loaded {
+            return;
+        }
+        let candidate = ClientCa {
+            path: ca.path.clone(),
+            loaded: bytes.clone(),
+        };
+        ca.loaded = bytes;
+        match server_config(&self.store, Some(&candidate)) {
+            Ok(config) => {
+                self.config.set(config);
+                metrics.record_tls_reload(true);
+                tracing::info!(client_ca = %candidate.path.display(), "client CA reloaded");
+            }
+            Err(e) => {
+                metrics.record_tls_reload(false);
+                tracing::warn!(error = %e, "changed client CA not loaded; the previous one stays in use");
+            }
+        }
+    }
+
+    fn poll_certificate(&mut self, metrics: &Metrics) {
         let CertSource::Files { cert, key } = &self.source else {
             return;
         };
