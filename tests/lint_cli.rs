@@ -489,3 +489,250 @@ fn readme_rule_table_matches_the_catalog() {
         "regenerate with `cargo run -- rules --format markdown`"
     );
 }
+
+/// What `kubectl get rollouts,analysistemplates -o yaml` prints: one `List` document. The
+/// Rollout `api` references the template `mine`, which only the List holds.
+const LIST: &str = "\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: argoproj.io/v1alpha1
+  kind: Rollout
+  metadata:
+    name: web
+    namespace: demo
+  spec:
+    strategy:
+      canary:
+        canaryService: web-canary
+        steps:
+        - setWeight: 20
+        - pause: {duration: 5m}
+- apiVersion: argoproj.io/v1alpha1
+  kind: Rollout
+  metadata:
+    name: api
+    namespace: demo
+  spec:
+    strategy:
+      canary:
+        analysis:
+          templates:
+          - templateName: mine
+- apiVersion: argoproj.io/v1alpha1
+  kind: AnalysisTemplate
+  metadata:
+    name: mine
+    namespace: demo
+  spec:
+    metrics:
+    - name: error-rate
+      provider:
+        prometheus:
+          address: http://prom:9090
+          query: sum(rate(x[5m]))
+metadata:
+  resourceVersion: \"\"
+";
+
+/// (rule, line, column, object, pointer) of every finding, in report order.
+fn placed(doc: &Value) -> Vec<(String, u64, u64, String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["object"].as_str().unwrap().to_string(),
+                f["pointer"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn lint_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = bin()
+        .arg("lint")
+        .args(args)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn list_items_are_linted_as_objects_of_their_own() {
+    let want = [
+        ("RG202", 12, 9, "web", "/spec/strategy/canary/analysis"),
+        ("RG201", 24, 9, "api", "/spec/strategy/canary/steps"),
+        ("RG103", 34, 7, "mine", "/spec/metrics/0"),
+    ]
+    .map(|(r, l, c, o, p)| (r.to_string(), l, c, o.to_string(), p.to_string()));
+    let dir = temp_dir("list");
+    let f = dir.join("list.yaml");
+    std::fs::write(&f, LIST).unwrap();
+    let name = f.to_str().unwrap();
+
+    let (doc, out) = lint_json(&[name]);
+    assert_eq!(out.status.code(), Some(1), "RG103 denies");
+    assert_eq!(placed(&doc), want);
+    assert_eq!(doc["findings"][2]["file"], name);
+    assert_eq!(doc["findings"][2]["kind"], "AnalysisTemplate");
+    assert_eq!(doc["summary"]["objects"], 3);
+    assert_eq!(doc["summary"]["skipped"], 0);
+
+    let out = lint_stdin(&["--format", "json"], LIST);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(placed(&doc), want);
+    assert_eq!(doc["findings"][0]["file"], "<stdin>");
+
+    // Every format places the items by their own lines.
+    let text = |format: &str| {
+        let out = bin()
+            .args(["lint", "--format", format, name])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let human = text("human");
+    assert!(
+        human.contains(&format!("{name}:34:7: RG103 [deny]")),
+        "{human}"
+    );
+    assert!(
+        human.contains("34 |     - name: error-rate\n   |       ^"),
+        "{human}"
+    );
+    assert!(human.contains("1 file, 3 objects (0 skipped): 1 deny, 2 warn"));
+    let github = text("github");
+    assert!(
+        github.contains(&format!("::warning file={name},line=24,col=9,title=RG201")),
+        "{github}"
+    );
+    let sarif: Value = serde_json::from_str(&text("sarif")).unwrap();
+    let regions: Vec<(u64, u64)> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let region = &r["locations"][0]["physicalLocation"]["region"];
+            (
+                region["startLine"].as_u64().unwrap(),
+                region["startColumn"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(regions, [(12, 9), (24, 9), (34, 7)]);
+}
+
+#[test]
+fn list_items_feed_the_template_catalog_and_the_exit_code() {
+    // Without the template the List holds, `mine` is unknown: RG112.
+    let without = &LIST[..LIST
+        .find("- apiVersion: argoproj.io/v1alpha1\n  kind: AnalysisTemplate")
+        .unwrap()];
+    let out = lint_stdin(&["--format", "json"], without);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings(&doc, "RG112").len(), 1, "{doc}");
+    assert_eq!(findings(&doc, "RG112")[0]["line"], 26);
+    let doc: Value =
+        serde_json::from_slice(&lint_stdin(&["--format", "json"], LIST).stdout).unwrap();
+    assert!(findings(&doc, "RG112").is_empty(), "{doc}");
+    // Warnings only: exit 0, or 1 with --strict, as for the same objects at the top level.
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(lint_stdin(&["--strict"], without).status.code(), Some(1));
+    // A typed list is a List too.
+    let typed = without.replace(
+        "apiVersion: v1\nkind: List",
+        "apiVersion: argoproj.io/v1alpha1\nkind: RolloutList",
+    );
+    let doc: Value =
+        serde_json::from_slice(&lint_stdin(&["--format", "json"], &typed).stdout).unwrap();
+    assert_eq!(doc["summary"]["objects"], 2);
+    assert_eq!(findings(&doc, "RG201")[0]["line"], 24);
+}
+
+/// `text`, one YAML document, as an item of a block sequence (indented two columns).
+fn as_item(text: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.is_empty()) {
+            (0, _) => format!("- {l}\n"),
+            (_, true) => "\n".to_string(),
+            _ => format!("  {l}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_objects_in_a_list_get_the_findings_they_get_alone() {
+    let files = [
+        "corpus/rollouts-demo/examples/istio/rollout.yaml",
+        "corpus/rollouts-demo/examples/istio/analysis.yaml",
+        "corpus/rollouts-demo/examples/canary/canary-rollout.yaml",
+        "corpus/rollouts-demo/examples/blue-green/bluegreen-rollout.yaml",
+    ];
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(shared(f)).unwrap())
+        .collect();
+    // The same objects as separate documents of one stream, and as the items of one List.
+    let dir = temp_dir("corpus-list");
+    let stream = dir.join("stream.yaml");
+    std::fs::write(&stream, texts.join("---\n")).unwrap();
+    let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    let mut offsets = Vec::new();
+    let (mut stream_line, mut list_line) = (1, 4);
+    for t in &texts {
+        assert!(!t.contains("\n---"), "one document per file");
+        offsets.push((stream_line, list_line));
+        list.push_str(&as_item(t));
+        stream_line += t.lines().count() + 1;
+        list_line += t.lines().count();
+    }
+    let list_file = dir.join("list.yaml");
+    std::fs::write(&list_file, &list).unwrap();
+
+    let (alone, alone_out) = lint_json(&[stream.to_str().unwrap()]);
+    let (listed, listed_out) = lint_json(&[list_file.to_str().unwrap()]);
+    assert_eq!(alone_out.status.code(), listed_out.status.code());
+    let alone = placed(&alone);
+    let listed = placed(&listed);
+    assert!(
+        alone.len() >= 4,
+        "the corpus objects have findings: {alone:?}"
+    );
+    assert!(
+        !alone.iter().any(|f| f.0 == "RG112"),
+        "istio-success-rate resolves: {alone:?}"
+    );
+    // Same rules, objects and pointers; each line moved to where its item sits in the List,
+    // two columns in.
+    let moved: Vec<_> = alone
+        .iter()
+        .map(|(rule, line, column, object, pointer)| {
+            let (s, l) = offsets
+                .iter()
+                .rev()
+                .find(|(s, _)| *s as u64 <= *line)
+                .unwrap();
+            let line = line - *s as u64 + *l as u64;
+            (
+                rule.clone(),
+                line,
+                column + 2,
+                object.clone(),
+                pointer.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, moved);
+}

@@ -239,7 +239,7 @@ fn every_rollout_shape_gets_its_expected_patch() {
 
 #[test]
 fn mutate_prints_every_document_keeping_the_text() {
-    for name in ["shapes", "stream", "odd"] {
+    for name in ["shapes", "stream", "odd", "list"] {
         let out = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let want = fs::read(fixture(&format!("{name}.fixed.yaml"))).unwrap();
@@ -277,6 +277,60 @@ fn mutate_output_equals_the_patch_applied_to_the_input() {
             );
         }
     }
+}
+
+#[test]
+fn mutate_of_a_list_patches_each_item_as_its_own_object() {
+    let input = fs::read_to_string(fixture("list.yaml")).unwrap();
+    let by_name = patches(&fixture("list.yaml"));
+    assert_eq!(by_name.keys().collect::<Vec<_>>(), ["api", "web"]);
+    // The patches are the items' own, relative to the object as the webhook would send them.
+    assert_eq!(
+        by_name["api"]["patch"][0]["path"],
+        "/spec/strategy/blueGreen/prePromotionAnalysis"
+    );
+    let mut child = bin()
+        .args(["mutate", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let before = documents(&input);
+    let after = documents(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!((before.len(), after.len()), (1, 1), "still one List");
+    let (before, after) = (&before[0]["items"], &after[0]["items"]);
+    assert_eq!(after.as_array().unwrap().len(), 4);
+    for (b, a) in before
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after.as_array().unwrap())
+    {
+        let name = b.pointer("/metadata/name").and_then(Value::as_str);
+        let expected = match name.and_then(|n| by_name.get(n)) {
+            Some(line) if b["kind"] == "Rollout" => {
+                let patch: Vec<json_patch::PatchOperation> =
+                    serde_json::from_value(line["patch"].clone()).unwrap();
+                mutate::apply(b, &patch).unwrap()
+            }
+            _ => b.clone(),
+        };
+        assert_eq!(
+            serde_json::to_string(a).unwrap(),
+            serde_json::to_string(&expected).unwrap(),
+            "{name:?}"
+        );
+    }
+    let mutated = after[0]["metadata"]["annotations"]["rollout-guard.io/mutated"].clone();
+    assert_eq!(mutated, "canary-analysis");
 }
 
 #[test]
@@ -339,7 +393,7 @@ fn rules_found(path: &Path) -> Vec<String> {
 #[test]
 fn fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone() {
     let dir = temp_dir("fix");
-    for name in ["shapes", "stream", "odd"] {
+    for name in ["shapes", "stream", "odd", "list"] {
         let f = dir.join(format!("{name}.yaml"));
         fs::copy(fixture(&format!("{name}.yaml")), &f).unwrap();
         assert!(rules_found(&f).iter().any(|r| r == "RG201" || r == "RG202"));

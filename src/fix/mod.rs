@@ -14,6 +14,7 @@ pub mod write;
 use crate::engine::{self, Context};
 use crate::manifest::{self, yaml, Kind, Object};
 use crate::mutate::{self, Injection};
+use json_patch::jsonptr::PointerBuf;
 use json_patch::PatchOperation;
 use serde_json::Value;
 
@@ -99,9 +100,7 @@ pub fn mutate_source(bytes: &[u8], ctx: &Context, origin: &str) -> Result<Mutate
         let doc = doc?;
         documents.push(doc.value);
         lines.push(doc.line);
-        if let Some(c) = doc.changed {
-            changed.push(c);
-        }
+        changed.extend(doc.changed);
         match doc.edits {
             Ok(e) => edits.extend(e),
             Err(r) => {
@@ -129,7 +128,8 @@ struct PlannedDocument {
     value: Option<Value>,
     /// The line the document's content starts on.
     line: usize,
-    changed: Option<Changed>,
+    /// The objects changed: the document itself, or the items of a List.
+    changed: Vec<Changed>,
     edits: Result<Vec<edit::Edit>, Refusal>,
 }
 
@@ -142,7 +142,7 @@ fn plan_document(
     let unchanged = |value: Option<Value>, line: usize| PlannedDocument {
         value,
         line,
-        changed: None,
+        changed: Vec::new(),
         edits: Ok(Vec::new()),
     };
     let Some(root) = &doc.root else {
@@ -150,15 +150,32 @@ fn plan_document(
     };
     let line = root.span.start.line;
     let value = yaml::to_json(root);
-    let Some(mut object) = Object::from_value(value.clone()) else {
-        return Ok(unchanged(Some(value), line));
+    // A List's items are reviewed one by one, and their patches moved under `/items/{i}`, so
+    // that one plan against the List's root writes them all and one read-back checks them all.
+    let objects = match manifest::list_items(root, &value) {
+        Some(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, (node, item))| (Some(i), node, item))
+            .collect(),
+        None => vec![(None, root, &value)],
     };
-    object.origin = origin.to_string();
-    let review = engine::review(&object, ctx);
-    if review.patch.is_empty() {
+    let mut patch = Vec::new();
+    let mut changed = Vec::new();
+    for (index, node, item) in objects {
+        let Some(c) = review(item, node.span.start.line, ctx, origin) else {
+            continue;
+        };
+        match index {
+            Some(i) => patch.extend(c.patch.iter().map(|op| under_item(i, op))),
+            None => patch.extend(c.patch.iter().cloned()),
+        }
+        changed.push(c);
+    }
+    if patch.is_empty() {
         return Ok(unchanged(Some(value), line));
     }
-    let patched = mutate::apply(&value, &review.patch).map_err(|e| Refusal {
+    let patched = mutate::apply(&value, &patch).map_err(|e| Refusal {
         line,
         message: format!("internal error: the patch does not apply: {e}"),
     })?;
@@ -166,16 +183,55 @@ fn plan_document(
     Ok(PlannedDocument {
         value: Some(patched),
         line,
-        edits: edit::plan(body, root, &review.patch, &style),
-        changed: Some(Changed {
-            kind: object.kind,
-            namespace: object.namespace,
-            name: object.name,
-            line,
-            injected: review.injected,
-            patch: review.patch,
-        }),
+        edits: edit::plan(body, root, &patch, &style),
+        changed,
     })
+}
+
+/// The engine's review of one object, when it has something to inject; `None` for a value that
+/// is not a reviewed object, or needs nothing.
+fn review(value: &Value, line: usize, ctx: &Context, origin: &str) -> Option<Changed> {
+    let mut object = Object::from_value(value.clone())?;
+    object.origin = origin.to_string();
+    let review = engine::review(&object, ctx);
+    if review.patch.is_empty() {
+        return None;
+    }
+    Some(Changed {
+        kind: object.kind,
+        namespace: object.namespace,
+        name: object.name,
+        line,
+        injected: review.injected,
+        patch: review.patch,
+    })
+}
+
+/// `op`, an item's patch operation, made to apply to its List: every pointer it holds moves
+/// under `/items/{index}`.
+fn under_item(index: usize, op: &PatchOperation) -> PatchOperation {
+    let move_under = |p: &PointerBuf| {
+        let mut p = p.clone();
+        p.push_front(index);
+        p.push_front("items");
+        p
+    };
+    let mut op = op.clone();
+    match &mut op {
+        PatchOperation::Add(o) => o.path = move_under(&o.path),
+        PatchOperation::Remove(o) => o.path = move_under(&o.path),
+        PatchOperation::Replace(o) => o.path = move_under(&o.path),
+        PatchOperation::Test(o) => o.path = move_under(&o.path),
+        PatchOperation::Move(o) => {
+            o.from = move_under(&o.from);
+            o.path = move_under(&o.path);
+        }
+        PatchOperation::Copy(o) => {
+            o.from = move_under(&o.from);
+            o.path = move_under(&o.path);
+        }
+    }
+    op
 }
 
 fn parse<T: Send>(
@@ -373,6 +429,60 @@ mod tests {
         )
         .is_err());
         assert!(verify("a: [\n", &[1], &want(serde_json::json!({"a": 1}))).is_err());
+    }
+
+    /// A List of two Rollouts in need of steps, a Service between them.
+    const LIST: &str = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: argoproj.io/v1alpha1\n  kind: Rollout\n  metadata: {name: a}\n  spec:\n    strategy:\n      canary: {canaryService: c}\n- {apiVersion: v1, kind: Service, metadata: {name: s}}\n- apiVersion: argoproj.io/v1alpha1\n  kind: Rollout\n  metadata:\n    name: b\n  spec:\n    strategy:\n      canary:\n        canaryService: c\n";
+
+    #[test]
+    fn list_items_are_fixed_each_in_place_and_once() {
+        let m = mutated(LIST);
+        let lines: Vec<(&str, usize)> = m
+            .changed
+            .iter()
+            .map(|c| (c.name.as_str(), c.line))
+            .collect();
+        assert_eq!(lines, [("a", 4), ("b", 11)]);
+        // Each Changed carries the item's own patch, as the webhook would send it.
+        assert!(m.changed[0].patch[0]
+            .path()
+            .to_string()
+            .starts_with("/spec/"));
+        let out = m.text.unwrap();
+        let items = yaml::to_json(yaml::parse_stream(&out).unwrap()[0].root.as_ref().unwrap());
+        for i in [0, 2] {
+            assert!(
+                items
+                    .pointer(&format!("/items/{i}/spec/strategy/canary/steps/0"))
+                    .is_some(),
+                "{out}"
+            );
+        }
+        assert_eq!(
+            items["items"][1],
+            serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})
+        );
+        let again = mutated(&out);
+        assert!(again.changed.is_empty());
+        assert_eq!(again.text.unwrap(), out);
+    }
+
+    #[test]
+    fn list_items_keep_the_refusals() {
+        let anchored = LIST.replace(
+            "    strategy:\n      canary: {",
+            "    strategy:\n      canary: &c {",
+        );
+        let r = mutated(&anchored).text.unwrap_err();
+        assert_eq!(r.line, 9);
+        assert!(r.message.contains("anchor"), "{r}");
+        let merged = LIST.replace(
+            "      canary:\n        canaryService: c\n",
+            "      <<: {blueGreen: {}}\n      canary:\n        canaryService: c\n",
+        );
+        let r = mutated(&merged).text.unwrap_err();
+        assert_eq!(r.line, 17);
+        assert!(r.message.contains("merge key"), "{r}");
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Object {
     }
 }
 
-/// What one document of a stream turned out to be. `N` is what is kept of the YAML tree: the
+/// What one document of a stream (or one item of a List document) turned out to be. `N` is what is kept of the YAML tree: the
 /// whole [`Node`] (to edit the text) or only [`Positions`] (to report where findings are).
 #[derive(Debug)]
 pub enum Document<N = Node> {
@@ -127,7 +127,8 @@ pub struct SyntaxError {
     pub helm_hint: bool,
 }
 
-/// A parsed source: every document that parsed, and the error that stopped the stream, if any.
+/// A parsed source: every document that parsed (a List's items each as one), and the error that
+/// stopped the stream, if any.
 #[derive(Debug)]
 pub struct Parsed<N = Node> {
     pub documents: Vec<Document<N>>,
@@ -198,16 +199,21 @@ pub fn parse_text(text: &str) -> Parsed {
 /// [`parse_text`] keeping only `keep(node)` of each object's YAML tree.
 pub fn parse_text_keeping<N: Send>(text: &str, keep: fn(Node) -> N) -> Parsed<N> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let finish = |doc: yaml::YamlDoc| {
-        let node = doc.root?;
+    // One YAML document gives one Document, or one per item when it is a List.
+    let finish = |doc: yaml::YamlDoc| -> Vec<Document<N>> {
+        let Some(node) = doc.root else {
+            return Vec::new();
+        };
         let value = yaml::to_json(&node);
-        Some(match Object::from_value(value) {
-            Some(object) => Document::Object {
-                object: Box::new(object),
-                node: keep(node),
-            },
-            None => Document::Skipped,
-        })
+        match list_items(&node, &value) {
+            // The items are copied out of the List's tree: a List is one document, and its
+            // tree is dropped right after.
+            Some(items) => items
+                .into_iter()
+                .map(|(n, v)| document(n.clone(), v.clone(), keep))
+                .collect(),
+            None => vec![document(node, value, keep)],
+        }
     };
     let (docs, error) = match parse_stream(text, &finish) {
         Ok(docs) => (docs, None),
@@ -223,6 +229,40 @@ pub fn parse_text_keeping<N: Send>(text: &str, keep: fn(Node) -> N) -> Parsed<N>
             column: e.pos.column.max(1),
         }),
     }
+}
+
+/// One object (a document, or an item of a List) as a [`Document`].
+fn document<N>(node: Node, value: Value, keep: fn(Node) -> N) -> Document<N> {
+    match Object::from_value(value) {
+        Some(object) => Document::Object {
+            object: Box::new(object),
+            node: keep(node),
+        },
+        None => Document::Skipped,
+    }
+}
+
+/// The items of a List document, each with its YAML node, in order; `None` when the document is
+/// not a List. A List is what `kubectl get -o yaml` prints: `apiVersion: v1, kind: List`, or a
+/// typed list such as `RolloutList`, holding the objects in an `items` sequence. This is the one
+/// place that decides what a List is: the linter and the fixer both split documents with it.
+///
+/// Items are returned whatever they hold (the caller skips what is not a reviewed object), so
+/// that an item's index in the result is its index in `items`. A List inside an item is not
+/// split again: `kubectl` never nests them, and one level keeps the work bounded.
+pub fn list_items<'a>(node: &'a Node, value: &'a Value) -> Option<Vec<(&'a Node, &'a Value)>> {
+    value.get("apiVersion")?.as_str()?;
+    if !value.get("kind")?.as_str()?.ends_with("List") {
+        return None;
+    }
+    let values = value.get("items")?.as_array()?;
+    // The value is built from the tree, so the two agree; should they not (`items` brought in
+    // by a merge key), there is no node to place the items with, and the document is not split.
+    let (_, items) = node.entry("items")?;
+    let yaml::NodeData::Seq { items: nodes, .. } = &items.data else {
+        return None;
+    };
+    (nodes.len() == values.len()).then(|| nodes.iter().zip(values).collect())
 }
 
 /// Streams below this size are parsed on one thread; above it, on every core.
@@ -286,6 +326,80 @@ mod tests {
             "metadata:\n  name: {{ .Values.name }}\n  labels:\n  {{- include \"x\" . }}\n",
         );
         assert!(p.error.unwrap().helm_hint);
+    }
+
+    const LIST: &str = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: argoproj.io/v1alpha1\n  kind: Rollout\n  metadata: {name: a}\n  spec:\n    strategy: {canary: {}}\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n- apiVersion: argoproj.io/v1alpha1\n  kind: AnalysisTemplate\n  metadata:\n    name: t\n  spec:\n    metrics:\n    - name: m\nmetadata: {resourceVersion: \"\"}\n";
+
+    fn names(p: &Parsed) -> Vec<Option<&str>> {
+        p.documents
+            .iter()
+            .map(|d| match d {
+                Document::Object { object, .. } => Some(object.name.as_str()),
+                Document::Skipped => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_list_gives_one_document_per_item() {
+        let p = parse_text(LIST);
+        assert!(p.error.is_none());
+        assert_eq!(names(&p), [Some("a"), None, Some("t")]);
+        // A typed list is a List too, in a stream beside other documents.
+        let typed = LIST.replace(
+            "apiVersion: v1\nkind: List",
+            "apiVersion: argoproj.io/v1alpha1\nkind: RolloutList",
+        );
+        let p = parse_text(&format!("{typed}---\n{typed}"));
+        assert_eq!(
+            names(&p),
+            [Some("a"), None, Some("t"), Some("a"), None, Some("t")]
+        );
+    }
+
+    #[test]
+    fn an_item_is_placed_by_its_own_lines() {
+        let p = parse_text_keeping(LIST, |n| Positions::of(&n));
+        let Document::Object { object, node } = &p.documents[2] else {
+            panic!("the template is an object");
+        };
+        // The pointer stays relative to the item, the position is absolute in the file.
+        assert_eq!(node.locate(&object.value, ""), (12, 3));
+        assert_eq!(node.locate(&object.value, "/metadata/name"), (15, 11));
+        assert_eq!(node.locate(&object.value, "/spec/metrics/0"), (18, 7));
+        let Document::Object { object, node } = &p.documents[0] else {
+            panic!("the Rollout is an object");
+        };
+        assert_eq!(node.locate(&object.value, "/spec/strategy/canary"), (8, 24));
+    }
+
+    #[test]
+    fn odd_lists_do_not_panic_and_are_not_split_twice() {
+        let cases = [
+            // `items` that is not a sequence: not a List, one skipped document.
+            ("apiVersion: v1\nkind: List\nitems: {a: 1}\n", vec![None]),
+            ("apiVersion: v1\nkind: List\nitems: null\n", vec![None]),
+            ("apiVersion: v1\nkind: List\n", vec![None]),
+            // No apiVersion: not a Kubernetes List.
+            ("kind: List\nitems: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}]\n", vec![None]),
+            // Empty: nothing to review.
+            ("apiVersion: v1\nkind: List\nitems: []\n", vec![]),
+            // Items that are not mappings are skipped, the others kept.
+            (
+                "apiVersion: v1\nkind: List\nitems: [1, [x], null, {apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}]\n",
+                vec![None, None, None, Some("d")],
+            ),
+            // A List in an item is skipped, not split.
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}]\n",
+                vec![None],
+            ),
+        ];
+        for (text, want) in cases {
+            let p = parse_text(text);
+            assert!(p.error.is_none(), "{text}");
+            assert_eq!(names(&p), want, "{text}");
+        }
     }
 
     #[test]
