@@ -3,13 +3,14 @@
 //!
 //! The request is read into a small struct that keeps only what the webhook needs, with the
 //! object parsed once, straight into the `serde_json::Value` the engine reviews (`oldObject`,
-//! `userInfo` and the rest are skipped by the parser without building anything). The response
+//! `userInfo` and the rest, and the object's members in [`engine::UNREAD`], are skipped by the
+//! parser without building anything). The response
 //! is written by hand-made serde structs rather than `kube::core::admission::AdmissionResponse`,
 //! because kube-core serialises `patch` as an array of bytes (kube-rs issue 1781) where the API
 //! wants base64.
 
 use crate::catalog::Catalog;
-use crate::engine::{self, Context, Finding, Review};
+use crate::engine::{self, Context, Finding, Review, Unread};
 use crate::manifest::{Kind, Object};
 use crate::policy::Policy;
 use crate::rules::Severity;
@@ -121,56 +122,82 @@ struct RequestIn<'a> {
     object: Option<ObjectValue>,
 }
 
-/// The request's object as the engine's `Value`, parsed in one pass without
-/// `metadata.managedFields`: the apiserver's field-ownership bookkeeping is a large share of every
-/// object, no rule or mutation reads it, and a patch never touches it.
+/// The request's object as the engine's `Value`, parsed in one pass without the members in
+/// [`engine::UNREAD`]: the parser steps over them without building anything.
 struct ObjectValue(Value);
 
 impl<'de> Deserialize<'de> for ObjectValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(MapVisitor { skip: "" }).map(ObjectValue)
+        d.deserialize_map(Pruned(engine::UNREAD)).map(ObjectValue)
     }
 }
 
-/// Builds a JSON object, skipping the member named `skip`; `metadata` is read with
-/// `managedFields` skipped.
-struct MapVisitor {
-    skip: &'static str,
+/// Reads a JSON value, leaving out the members `unread` names when it is an object.
+#[derive(Clone, Copy)]
+struct Pruned(&'static [Unread]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
 }
 
-impl<'de> serde::de::Visitor<'de> for MapVisitor {
+impl<'de> serde::de::Visitor<'de> for Pruned {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
+        f.write_str("a JSON value")
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == self.skip {
-                map.next_value::<serde::de::IgnoredAny>()?;
-                continue;
-            }
-            let value = if self.skip.is_empty() && key == "metadata" {
-                map.next_value::<MetadataValue>()?.0
-            } else {
-                map.next_value::<Value>()?
+            let value = match self.0.iter().find(|u| u.key == key) {
+                None => map.next_value::<Value>()?,
+                Some(u) if u.inside.is_empty() => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+                Some(u) => map.next_value_seed(Pruned(u.inside))?,
             };
             out.insert(key.into_owned(), value);
         }
         Ok(Value::Object(out))
     }
-}
 
-struct MetadataValue(Value);
+    // Anything else is kept as it is, for the rules to judge.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
 
-impl<'de> Deserialize<'de> for MetadataValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(MapVisitor {
-            skip: "managedFields",
-        })
-        .map(MetadataValue)
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 

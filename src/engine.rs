@@ -7,6 +7,7 @@ use crate::mutate::{self, Injection};
 use crate::policy::Policy;
 use crate::rules::{self, Rule, Severity, Sink, RG201, RG202};
 use json_patch::PatchOperation;
+use serde_json::Value;
 
 /// The annotation an object uses to opt out of rules: `rollout-guard.io/ignore: RG105,RG106`.
 pub const IGNORE_ANNOTATION: &str = "rollout-guard.io/ignore";
@@ -43,6 +44,62 @@ impl Review {
     pub fn denied(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Deny)
     }
+}
+
+/// A member of an object that no rule reads and no mutation touches: its key, and either
+/// nothing below it (the whole member is unread) or the unread members inside it.
+#[derive(Debug)]
+pub struct Unread {
+    pub key: &'static str,
+    pub inside: &'static [Unread],
+}
+
+/// What the engine never reads, and so what the webhook does not decode: together the larger
+/// part of a typical admission request. The apiserver's field-ownership bookkeeping, kubectl's
+/// copy of the last applied manifest, and the pod template. A test removes these from every
+/// object of the shared corpus and checks that each review stays the same: a rule that starts
+/// reading one of them fails it, and the member must then leave this list.
+pub const UNREAD: &[Unread] = &[
+    Unread {
+        key: "metadata",
+        inside: &[
+            Unread {
+                key: "managedFields",
+                inside: &[],
+            },
+            Unread {
+                key: "annotations",
+                inside: &[Unread {
+                    key: "kubectl.kubernetes.io/last-applied-configuration",
+                    inside: &[],
+                }],
+            },
+        ],
+    },
+    Unread {
+        key: "spec",
+        inside: &[Unread {
+            key: "template",
+            inside: &[],
+        }],
+    },
+];
+
+/// `value` without the members of [`UNREAD`].
+pub fn prune(value: &mut Value) {
+    fn walk(value: &mut Value, unread: &[Unread]) {
+        let Some(map) = value.as_object_mut() else {
+            return;
+        };
+        for u in unread {
+            if u.inside.is_empty() {
+                map.shift_remove(u.key);
+            } else if let Some(inner) = map.get_mut(u.key) {
+                walk(inner, u.inside);
+            }
+        }
+    }
+    walk(value, UNREAD);
 }
 
 /// Reviews one object.

@@ -9,53 +9,12 @@
 mod support;
 
 use rollout_guard::engine::{self, Context};
-use rollout_guard::manifest::{self, Document, Kind, Object};
+use rollout_guard::manifest::{Kind, Object};
 use rollout_guard::mutate;
 use rollout_guard::policy::Policy;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use support::{repo, strict_crd_schema};
-
-fn rollouts_in(dir: &Path, out: &mut Vec<(String, Object)>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (the shared corpus must be beside the checkout)",
-                dir.display()
-            )
-        })
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rollouts_in(&path, out);
-            continue;
-        }
-        let name = path.display().to_string();
-        if name.ends_with(".yaml") || name.ends_with(".yml") {
-            let parsed = manifest::parse_bytes(&std::fs::read(&path).unwrap());
-            for doc in parsed.documents {
-                if let Document::Object { object, .. } = doc {
-                    if object.kind == Kind::Rollout {
-                        out.push((format!("{name}: {}", object.name), *object));
-                    }
-                }
-            }
-        } else if name.ends_with(".json") && name.contains("admission-reviews") {
-            let review: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            let request = &review["request"];
-            if matches!(request["operation"].as_str(), Some("CREATE" | "UPDATE")) {
-                if let Some(obj) = Object::from_value(request["object"].clone()) {
-                    if obj.kind == Kind::Rollout {
-                        out.push((name, obj));
-                    }
-                }
-            }
-        }
-    }
-}
+use support::{repo, reviewed_objects, strict_crd_schema};
 
 /// One Rollout of each shape the mutation plans differently.
 fn shapes() -> Vec<(String, Object)> {
@@ -140,11 +99,13 @@ fn patched_rollouts_pass_the_rollout_crd_schema() {
         catalog: &catalog,
     };
     let mut rollouts = shapes();
-    rollouts_in(&repo().join("../shared/corpus"), &mut rollouts);
-    rollouts_in(
-        &repo().join("../shared/fixtures/admission-reviews"),
-        &mut rollouts,
-    );
+    for dir in ["../shared/corpus", "../shared/fixtures/admission-reviews"] {
+        rollouts.extend(
+            reviewed_objects(&repo().join(dir))
+                .into_iter()
+                .filter(|(_, o)| o.kind == Kind::Rollout),
+        );
+    }
 
     let (mut patched, mut valid_before_and_after) = (0, 0);
     let mut problems = Vec::new();

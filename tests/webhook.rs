@@ -714,17 +714,29 @@ async fn a_changed_client_ca_applies_to_new_connections() {
     std::fs::rename(dir.0.join("client-ca.tmp"), &ca_path).unwrap();
     let until = Instant::now() + Duration::from_secs(20);
     while refused(new()).await {
-        assert!(Instant::now() < until, "the new client CA was never taken up");
+        assert!(
+            Instant::now() < until,
+            "the new client CA was never taken up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(refused(old()).await, "a new connection still passes with the old CA");
+    assert!(
+        refused(old()).await,
+        "a new connection still passes with the old CA"
+    );
     // The connection made before the change keeps working.
     assert_eq!(open.post("/validate", rollout_fixture()).await.status, 200);
     let mut fresh = connect(server.addr, new()).await.unwrap();
     let metrics = fresh.get("/metrics").await;
     let text = String::from_utf8_lossy(&metrics.body).to_string();
-    assert!(text.contains("rollout_guard_tls_reloads_total 1\n"), "{text}");
-    assert!(server.logs().iter().any(|l| l.contains("client CA reloaded")));
+    assert!(
+        text.contains("rollout_guard_tls_reloads_total 1\n"),
+        "{text}"
+    );
+    assert!(server
+        .logs()
+        .iter()
+        .any(|l| l.contains("client CA reloaded")));
 }
 
 /// A client CA, and a client certificate (clientAuth) it signed, as PEM.

@@ -200,3 +200,47 @@ fn strict(schema: &mut Value) {
         items.iter_mut().for_each(strict);
     }
 }
+
+/// Every object of a reviewed kind under `dir` (`../shared/corpus` or the captured
+/// AdmissionReviews), named by file and object: the documents of each YAML file, and the
+/// `request.object` of each CREATE or UPDATE AdmissionReview (`*.json`).
+pub fn reviewed_objects(dir: &Path) -> Vec<(String, rollout_guard::manifest::Object)> {
+    use rollout_guard::manifest::{self, Document, Object};
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&path)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{}: {e} (the shared corpus must be beside the checkout)",
+                        path.display()
+                    )
+                })
+                .map(|e| e.unwrap().path())
+                .collect();
+            entries.sort();
+            stack.extend(entries.into_iter().rev());
+            continue;
+        }
+        let name = path.display().to_string();
+        if name.ends_with(".yaml") || name.ends_with(".yml") {
+            for doc in manifest::parse_bytes(&std::fs::read(&path).unwrap()).documents {
+                if let Document::Object { object, .. } = doc {
+                    out.push((format!("{name}: {}", object.name), *object));
+                }
+            }
+        } else if name.ends_with(".json") {
+            let Ok(review) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) else {
+                continue;
+            };
+            let request = &review["request"];
+            if matches!(request["operation"].as_str(), Some("CREATE" | "UPDATE")) {
+                if let Some(obj) = Object::from_value(request["object"].clone()) {
+                    out.push((name, obj));
+                }
+            }
+        }
+    }
+    out
+}
