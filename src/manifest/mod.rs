@@ -107,8 +107,9 @@ impl Object {
     }
 }
 
-/// What one document of a stream (or one item of a List document) turned out to be. `N` is what is kept of the YAML tree: the
-/// whole [`Node`] (to edit the text) or only [`Positions`] (to report where findings are).
+/// What one document of a stream (or one item of a List document) turned out to be. `N` is
+/// what is kept of the YAML tree: the whole [`Node`] (to edit the text) or only [`Positions`]
+/// (to report where findings are).
 #[derive(Debug)]
 pub enum Document<N = Node> {
     /// A reviewed object, with its YAML tree (or what was kept of it) for positions.
