@@ -2,10 +2,12 @@
 //! `.ci/tools.sh`) with `pre-commit try-repo <this checkout>` in a scratch git repository.
 //!
 //! pre-commit builds the hook with `cargo install --path`, a release build, and try-repo does
-//! it in a fresh store every time. The build shares this checkout's target directory
-//! (`CARGO_TARGET_DIR`), so the dependencies are compiled once and later runs only rebuild
-//! rollout-guard itself (about a minute). `PRE_COMMIT_HOME` is a scratch directory, so nothing
-//! is left in the user's cache.
+//! it in a fresh store every time. Here that build goes to `target/pre-commit` (under
+//! `CARGO_TARGET_DIR` when set), so the dependencies are compiled once and later runs only
+//! rebuild rollout-guard itself, and without optimisation (`CARGO_PROFILE_RELEASE_OPT_LEVEL=0`):
+//! the hooks' behaviour is what is tested, and a cold optimised build of the dependencies took
+//! most of CI's time on two cores. `PRE_COMMIT_HOME` is a scratch directory, so nothing is left
+//! in the user's cache.
 
 mod support;
 
@@ -50,6 +52,7 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| support::repo().join("target"))
+        .join("pre-commit")
 }
 
 /// `pre-commit ARGS` in `repo`, with the build shared and pre-commit's cache in `home`.
@@ -64,6 +67,8 @@ fn pre_commit(repo: &Path, home: &Path, args: &[&str]) -> (Output, String) {
         .args(args)
         .env("PRE_COMMIT_HOME", home)
         .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
