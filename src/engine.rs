@@ -7,7 +7,6 @@ use crate::mutate::{self, Injection};
 use crate::policy::Policy;
 use crate::rules::{self, Rule, Severity, Sink, RG201, RG202};
 use json_patch::PatchOperation;
-use serde_json::Value;
 
 /// The annotation an object uses to opt out of rules: `rollout-guard.io/ignore: RG105,RG106`.
 pub const IGNORE_ANNOTATION: &str = "rollout-guard.io/ignore";
@@ -84,23 +83,6 @@ pub const UNREAD: &[Unread] = &[
         }],
     },
 ];
-
-/// `value` without the members of [`UNREAD`].
-pub fn prune(value: &mut Value) {
-    fn walk(value: &mut Value, unread: &[Unread]) {
-        let Some(map) = value.as_object_mut() else {
-            return;
-        };
-        for u in unread {
-            if u.inside.is_empty() {
-                map.shift_remove(u.key);
-            } else if let Some(inner) = map.get_mut(u.key) {
-                walk(inner, u.inside);
-            }
-        }
-    }
-    walk(value, UNREAD);
-}
 
 /// Reviews one object.
 pub fn review(obj: &Object, ctx: &Context) -> Review {

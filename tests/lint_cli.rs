@@ -1,8 +1,10 @@
 //! The linter as a process: the real CLI against the shared corpus and against bad input.
 
+mod support;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
@@ -297,15 +299,8 @@ fn exit_codes() {
 
 #[test]
 fn stdin_is_read_with_dash() {
-    let mut child = bin()
-        .args(["lint", "--format", "json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let text = std::fs::read("examples/analysis-without-failure-limit.yaml").unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &text).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let text = std::fs::read_to_string("examples/analysis-without-failure-limit.yaml").unwrap();
+    let out = lint_stdin(&["--format", "json"], &text);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(findings(&doc, "RG101")[0]["file"], "<stdin>");
 }
@@ -554,17 +549,7 @@ fn placed(doc: &Value) -> Vec<(String, u64, u64, String, String)> {
 }
 
 fn lint_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = bin()
-        .arg("lint")
-        .args(args)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    support::output_with_stdin(bin().arg("lint").args(args).arg("-"), input.as_bytes())
 }
 
 #[test]

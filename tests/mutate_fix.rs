@@ -2,6 +2,8 @@
 //! table of Rollout shapes, multi-document files with comments, and bad input; plus a property
 //! test over generated Rollout shapes through the library.
 
+mod support;
+
 use rollout_guard::catalog::Catalog;
 use rollout_guard::engine::Context;
 use rollout_guard::fix;
@@ -21,6 +23,11 @@ fn bin() -> Command {
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
+}
+
+/// `rollout-guard ARGS` with `input` on stdin.
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    support::output_with_stdin(bin().args(args), input)
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -251,69 +258,14 @@ fn mutate_prints_every_document_keeping_the_text() {
     }
 }
 
-#[test]
-fn mutate_output_equals_the_patch_applied_to_the_input() {
-    for name in ["shapes", "stream", "odd"] {
-        let input = fs::read_to_string(fixture(&format!("{name}.yaml"))).unwrap();
-        let mutated = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
-        let by_name = patches(&fixture(&format!("{name}.yaml")));
-        let before = documents(&input);
-        let after = documents(&String::from_utf8(mutated.stdout).unwrap());
-        assert_eq!(before.len(), after.len());
-        for (b, a) in before.iter().zip(&after) {
-            let name = b.pointer("/metadata/name").and_then(Value::as_str);
-            let expected = match name.and_then(|n| by_name.get(n)) {
-                Some(line) if b["kind"] == "Rollout" => {
-                    let patch: Vec<json_patch::PatchOperation> =
-                        serde_json::from_value(line["patch"].clone()).unwrap();
-                    mutate::apply(b, &patch).unwrap()
-                }
-                _ => b.clone(),
-            };
-            assert_eq!(
-                serde_json::to_string(a).unwrap(),
-                serde_json::to_string(&expected).unwrap(),
-                "{name:?}"
-            );
-        }
-    }
-}
-
-#[test]
-fn mutate_of_a_list_patches_each_item_as_its_own_object() {
-    let input = fs::read_to_string(fixture("list.yaml")).unwrap();
-    let by_name = patches(&fixture("list.yaml"));
-    assert_eq!(by_name.keys().collect::<Vec<_>>(), ["api", "web"]);
-    // The patches are the items' own, relative to the object as the webhook would send them.
-    assert_eq!(
-        by_name["api"]["patch"][0]["path"],
-        "/spec/strategy/blueGreen/prePromotionAnalysis"
-    );
-    let mut child = bin()
-        .args(["mutate", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let before = documents(&input);
-    let after = documents(&String::from_utf8(out.stdout).unwrap());
-    assert_eq!((before.len(), after.len()), (1, 1), "still one List");
-    let (before, after) = (&before[0]["items"], &after[0]["items"]);
-    assert_eq!(after.as_array().unwrap().len(), 4);
-    for (b, a) in before
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(after.as_array().unwrap())
-    {
+/// Each object of `after` is its counterpart in `before` with the `mutate --patch` line of the
+/// same name applied (key order included), or unchanged when it has none.
+fn assert_each_is_its_patch_applied(
+    before: &[Value],
+    after: &[Value],
+    by_name: &BTreeMap<String, Value>,
+) {
+    for (b, a) in before.iter().zip(after) {
         let name = b.pointer("/metadata/name").and_then(Value::as_str);
         let expected = match name.and_then(|n| by_name.get(n)) {
             Some(line) if b["kind"] == "Rollout" => {
@@ -329,6 +281,43 @@ fn mutate_of_a_list_patches_each_item_as_its_own_object() {
             "{name:?}"
         );
     }
+}
+
+#[test]
+fn mutate_output_equals_the_patch_applied_to_the_input() {
+    for name in ["shapes", "stream", "odd"] {
+        let input = fs::read_to_string(fixture(&format!("{name}.yaml"))).unwrap();
+        let mutated = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
+        let by_name = patches(&fixture(&format!("{name}.yaml")));
+        let before = documents(&input);
+        let after = documents(&String::from_utf8(mutated.stdout).unwrap());
+        assert_eq!(before.len(), after.len());
+        assert_each_is_its_patch_applied(&before, &after, &by_name);
+    }
+}
+
+#[test]
+fn mutate_of_a_list_patches_each_item_as_its_own_object() {
+    let input = fs::read_to_string(fixture("list.yaml")).unwrap();
+    let by_name = patches(&fixture("list.yaml"));
+    assert_eq!(by_name.keys().collect::<Vec<_>>(), ["api", "web"]);
+    // The patches are the items' own, relative to the object as the webhook would send them.
+    assert_eq!(
+        by_name["api"]["patch"][0]["path"],
+        "/spec/strategy/blueGreen/prePromotionAnalysis"
+    );
+    let out = run_stdin(&["mutate", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let before = documents(&input);
+    let after = documents(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!((before.len(), after.len()), (1, 1), "still one List");
+    let (before, after) = (&before[0]["items"], &after[0]["items"]);
+    assert_eq!(after.as_array().unwrap().len(), 4);
+    assert_each_is_its_patch_applied(
+        before.as_array().unwrap(),
+        after.as_array().unwrap(),
+        &by_name,
+    );
     let mutated = after[0]["metadata"]["annotations"]["rollout-guard.io/mutated"].clone();
     assert_eq!(mutated, "canary-analysis");
 }
@@ -352,14 +341,7 @@ fn mutate_without_rollouts_prints_the_input_unchanged() {
 #[test]
 fn mutate_reads_stdin() {
     let input = fs::read(fixture("stream.yaml")).unwrap();
-    let mut child = bin()
-        .args(["mutate", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_stdin(&["mutate", "-"], &input);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, fs::read(fixture("stream.fixed.yaml")).unwrap());
 }
@@ -597,20 +579,10 @@ fn fix_does_not_overwrite_a_file_that_changed_since_it_was_read() {
 
 #[test]
 fn fix_of_stdin_is_refused_and_points_to_mutate() {
-    let mut child = bin()
-        .args(["lint", "--fix", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&fs::read(fixture("stream.yaml")).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_stdin(
+        &["lint", "--fix", "-"],
+        &fs::read(fixture("stream.yaml")).unwrap(),
+    );
     assert!(
         stderr(&out).contains("rollout-guard mutate -"),
         "{}",

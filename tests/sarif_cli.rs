@@ -7,10 +7,9 @@ mod support;
 
 use rollout_guard::rules;
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use support::{cached_tool, repo, temp_dir};
+use std::process::{Command, Output};
+use support::{cached_tool, output_with_stdin, repo, temp_dir};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
@@ -18,17 +17,13 @@ fn bin() -> Command {
 
 /// Runs `rollout-guard lint --format FORMAT ARGS` in `dir`, with `stdin` on standard input.
 fn lint(dir: &Path, format: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = bin()
-        .current_dir(dir)
-        .args(["lint", "--format", format])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    output_with_stdin(
+        bin()
+            .current_dir(dir)
+            .args(["lint", "--format", format])
+            .args(args),
+        stdin,
+    )
 }
 
 fn sarif(dir: &Path, args: &[&str], stdin: &[u8]) -> (Value, Output) {

@@ -661,19 +661,13 @@ async fn only_tls_1_2_and_1_3_and_mtls_when_asked() {
 
     // No client certificate, or one from another CA: refused.
     let anonymous = client_config(&[ca], default_versions(), None);
-    assert!(match connect(server.addr, anonymous).await {
-        Err(_) => true,
-        Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
-    });
+    assert!(refused(server.addr, anonymous).await);
     let stranger = client_config(
         &[ca],
         default_versions(),
         Some((&stranger_cert, &stranger_key)),
     );
-    assert!(match connect(server.addr, stranger).await {
-        Err(_) => true,
-        Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
-    });
+    assert!(refused(server.addr, stranger).await);
     // With the right certificate, over TLS 1.2 and over TLS 1.3.
     for versions in [
         &[&rustls::version::TLS12][..],
@@ -699,21 +693,15 @@ async fn a_changed_client_ca_applies_to_new_connections() {
     let ca = pki.bundle.ca_cert_pem.as_str();
     let old = || client_config(&[ca], default_versions(), Some((&old_cert, &old_key)));
     let new = || client_config(&[ca], default_versions(), Some((&new_cert, &new_key)));
-    let refused = |config| async move {
-        match connect(server.addr, config).await {
-            Err(_) => true,
-            Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
-        }
-    };
     let mut open = connect(server.addr, old()).await.unwrap();
     assert_eq!(open.get("/healthz").await.status, 200);
-    assert!(refused(new()).await);
+    assert!(refused(server.addr, new()).await);
 
     // Replaced the way a ConfigMap volume is updated: written aside, renamed over.
     std::fs::write(dir.0.join("client-ca.tmp"), &new_ca).unwrap();
     std::fs::rename(dir.0.join("client-ca.tmp"), &ca_path).unwrap();
     let until = Instant::now() + Duration::from_secs(20);
-    while refused(new()).await {
+    while refused(server.addr, new()).await {
         assert!(
             Instant::now() < until,
             "the new client CA was never taken up"
@@ -721,7 +709,7 @@ async fn a_changed_client_ca_applies_to_new_connections() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        refused(old()).await,
+        refused(server.addr, old()).await,
         "a new connection still passes with the old CA"
     );
     // The connection made before the change keeps working.
@@ -737,6 +725,15 @@ async fn a_changed_client_ca_applies_to_new_connections() {
         .logs()
         .iter()
         .any(|l| l.contains("client CA reloaded")));
+}
+
+/// True when the server refuses a client with `config`: at the handshake, or (TLS 1.3 checks
+/// the client certificate after it) at the first request.
+async fn refused(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> bool {
+    match connect(addr, config).await {
+        Err(_) => true,
+        Ok(mut c) => c.request("GET", "/healthz", Bytes::new()).await.is_err(),
+    }
 }
 
 /// A client CA, and a client certificate (clientAuth) it signed, as PEM.

@@ -265,16 +265,14 @@ impl Tls {
         if bytes == ca.loaded {
             return;
         }
-        let candidate = ClientCa {
-            path: ca.path.clone(),
-            loaded: bytes.clone(),
-        };
+        // Remembered even when it does not load: a file caught mid-write differs again once
+        // it is whole.
         ca.loaded = bytes;
-        match server_config(&self.store, Some(&candidate)) {
+        match server_config(&self.store, Some(&*ca)) {
             Ok(config) => {
                 self.config.set(config);
                 metrics.record_tls_reload(true);
-                tracing::info!(client_ca = %candidate.path.display(), "client CA reloaded");
+                tracing::info!(client_ca = %ca.path.display(), "client CA reloaded");
             }
             Err(e) => {
                 metrics.record_tls_reload(false);
