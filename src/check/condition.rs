@@ -5,10 +5,25 @@
 pub fn syntax_error(condition: &str) -> Option<String> {
     static MEMO: super::memo::Memo<Option<String>> = super::memo::Memo::new();
     MEMO.get_or(condition, || {
-        expr::compile(condition)
-            .err()
-            .map(|e| e.to_string().trim().replace('\n', " "))
+        match super::boundary::guarded(super::boundary::Language::Condition, condition, |c| {
+            expr::compile(c).err().map(|e| one_line(&e.to_string()))
+        }) {
+            Ok(verdict) => verdict,
+            Err(refusal) => Some(refusal.to_string()),
+        }
     })
+}
+
+/// A parser error on one line, at most 300 characters: the expr parser quotes the whole input,
+/// which for a long condition would repeat it in every message.
+fn one_line(error: &str) -> String {
+    let flat = error.trim().replace('\n', " ");
+    if flat.chars().count() <= 300 {
+        return flat;
+    }
+    let mut short: String = flat.chars().take(300).collect();
+    short.push('…');
+    short
 }
 
 /// The identifier-level tokens of a condition, strings removed, so that `"result[0]"` inside a

@@ -3,6 +3,7 @@
 
 /// Seconds in a Go duration such as `1m30s`, `500ms` or `0`; `None` when Go would refuse it.
 pub fn go_seconds(text: &str) -> Option<f64> {
+    super::boundary::admit(super::boundary::Language::Duration, text).ok()?;
     let (negative, mut rest) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),

@@ -2,6 +2,7 @@
 //! the expr language of conditions.
 
 pub mod args;
+pub mod boundary;
 pub mod condition;
 pub mod duration;
 pub mod memo;

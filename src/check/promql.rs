@@ -2,19 +2,8 @@
 //! and work-arounds for the places where `promql-parser` rejects valid PromQL.
 
 use super::args;
+use super::boundary::{self, Language, Refusal};
 use promql_parser::parser::{self, value::ValueType};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// Longest query accepted. The largest real alerting rule we know of is about 1.5 KiB; the parser
-/// slows down sharply on long pathological input, and the webhook runs this on anyone's input.
-pub const MAX_QUERY_BYTES: usize = 16 * 1024;
-/// Deepest bracket nesting accepted (real queries stay under 15).
-pub const MAX_NESTING: usize = 64;
-/// Queries longer than this are parsed on a helper thread with a deadline.
-const GUARDED_PARSE_BYTES: usize = 2048;
-/// How long one guarded parse may take.
-pub const PARSE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The type of value a query returns, which decides whether Argo's `result` is a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,28 +17,15 @@ pub enum QueryType {
 /// Why a query is not accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryProblem {
-    TooLong(usize),
-    TooDeep(usize),
-    Timeout,
+    /// Past the checker boundary's bounds, or the parser failed on it.
+    Refused(Refusal),
     Invalid(String),
 }
 
 impl std::fmt::Display for QueryProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            QueryProblem::TooLong(n) => write!(
-                f,
-                "query is {n} bytes; rollout-guard checks queries up to {MAX_QUERY_BYTES} bytes"
-            ),
-            QueryProblem::TooDeep(n) => write!(
-                f,
-                "query nests brackets {n} deep; rollout-guard checks queries up to {MAX_NESTING} levels"
-            ),
-            QueryProblem::Timeout => write!(
-                f,
-                "query could not be parsed within {}s; simplify it",
-                PARSE_DEADLINE.as_secs()
-            ),
+            QueryProblem::Refused(r) => write!(f, "{r}"),
             QueryProblem::Invalid(msg) => write!(f, "{msg}"),
         }
     }
@@ -61,9 +37,7 @@ pub fn check(
     query: &str,
     known: &dyn Fn(&str) -> Option<String>,
 ) -> Result<QueryType, QueryProblem> {
-    if query.len() > MAX_QUERY_BYTES {
-        return Err(QueryProblem::TooLong(query.len()));
-    }
+    boundary::admit(Language::Promql, query).map_err(QueryProblem::Refused)?;
     let tags = args::tags(query);
     let contexts: Vec<Slot> = tags.iter().map(|t| slot(query, t.start, t.end)).collect();
     let render = |ambiguous: &str| {
@@ -97,12 +71,12 @@ pub fn check(
 
 /// Parses a query with the work-arounds for known `promql-parser` mistakes applied.
 fn parse_fixed(query: &str) -> Result<QueryType, QueryProblem> {
-    let depth = nesting(query);
-    if depth > MAX_NESTING {
-        return Err(QueryProblem::TooDeep(depth));
-    }
+    boundary::admit(Language::Promql, query).map_err(QueryProblem::Refused)?;
     static MEMO: super::memo::Memo<Result<QueryType, QueryProblem>> = super::memo::Memo::new();
-    MEMO.get_or(query, || guarded_parse(&rewrite(query)?))
+    MEMO.get_or(query, || {
+        let rewritten = rewrite(query)?;
+        boundary::guarded(Language::Promql, &rewritten, parse_now).map_err(QueryProblem::Refused)?
+    })
 }
 
 /// True when substituting these values could change the verdict of a query that parses with
@@ -116,25 +90,6 @@ pub fn values_matter(query: &str, value: &dyn Fn(&str) -> Option<String>) -> boo
                 || v.contains(['"', '\'', '`', '\\', '\n', '\r'])
         }
     })
-}
-
-fn guarded_parse(query: &str) -> Result<QueryType, QueryProblem> {
-    if query.len() <= GUARDED_PARSE_BYTES {
-        return parse_now(query);
-    }
-    let (tx, rx) = mpsc::channel();
-    let owned = query.to_string();
-    let spawned = std::thread::Builder::new()
-        .name("promql-parse".into())
-        .spawn(move || {
-            let _ = tx.send(parse_now(&owned));
-        });
-    if spawned.is_err() {
-        return parse_now(query);
-    }
-    // A parse that overruns is left to finish on its own thread; its answer is dropped.
-    rx.recv_timeout(PARSE_DEADLINE)
-        .unwrap_or(Err(QueryProblem::Timeout))
 }
 
 fn parse_now(query: &str) -> Result<QueryType, QueryProblem> {
@@ -305,22 +260,6 @@ fn go_quotes_to_rust(re: &str) -> String {
     out
 }
 
-fn nesting(query: &str) -> usize {
-    let mut lexer = Lexer::new(query);
-    let (mut depth, mut max) = (0usize, 0usize);
-    while lexer.pos < query.len() {
-        match lexer.next_token() {
-            Token::Char(b'(' | b'[' | b'{') => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            Token::Char(b')' | b']' | b'}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
-}
-
 /// Just enough of PromQL's lexical structure to tell strings, comments and words apart.
 struct Lexer<'a> {
     text: &'a [u8],
@@ -427,13 +366,13 @@ mod tests {
     #[test]
     fn guards() {
         assert!(matches!(
-            check(&"x".repeat(MAX_QUERY_BYTES + 1), &none),
-            Err(QueryProblem::TooLong(_))
+            check(&"x".repeat(16 * 1024 + 1), &none),
+            Err(QueryProblem::Refused(Refusal::TooLong { .. }))
         ));
         let deep = format!("{}x{}", "sum(".repeat(100), ")".repeat(100));
         assert!(matches!(
             check(&deep, &none),
-            Err(QueryProblem::TooDeep(100))
+            Err(QueryProblem::Refused(Refusal::TooDeep { depth: 100, .. }))
         ));
     }
 
