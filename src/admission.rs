@@ -19,6 +19,7 @@ use kube::core::admission::Operation;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::Cell;
 
 /// Which endpoint a review came through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,6 +42,8 @@ impl Webhook {
 
 /// At most this many characters per warning (the kube-apiserver's own limit).
 pub const MAX_WARNING_CHARS: usize = 120;
+/// At most this many bytes in a denial's message (kubectl prints it whole).
+pub const MAX_DENY_MESSAGE_BYTES: usize = 8192;
 /// At most this many bytes of warnings in all.
 pub const MAX_WARNINGS_BYTES: usize = 4096;
 
@@ -52,6 +55,8 @@ pub enum AdmissionError {
     NotJson(String),
     #[error("the body is not an admission.k8s.io/v1 AdmissionReview: {0}")]
     NotReview(String),
+    #[error("the body nests JSON deeper than the 128 levels rollout-guard reads: {0}")]
+    TooDeep(String),
     #[error("request.object is missing from a {0} request")]
     MissingObject(&'static str),
 }
@@ -122,21 +127,103 @@ struct RequestIn<'a> {
     object: Option<ObjectValue>,
 }
 
-/// The request's object as the engine's `Value`, parsed in one pass without the members in
-/// [`engine::UNREAD`]: the parser steps over them without building anything.
-struct ObjectValue(Value);
+/// Most JSON values (objects, arrays, strings, numbers alike) a reviewed object may hold, the
+/// members in [`engine::UNREAD`] not counted. The largest real Rollout in the shared corpus holds
+/// a few hundred once its pod template is left out; this bound keeps the decoded object of even a
+/// hostile 4 MiB request to a few MiB (a 4 MiB body of `[0,0,...]` is two million values).
+pub const MAX_OBJECT_VALUES: usize = 100_000;
+/// Deepest nesting of a reviewed object (serde_json itself stops at 128 for the whole body).
+pub const MAX_OBJECT_DEPTH: usize = 64;
 
-impl<'de> Deserialize<'de> for ObjectValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(Pruned(engine::UNREAD)).map(ObjectValue)
+/// The request's object as the engine's `Value`, parsed in one pass without the members in
+/// [`engine::UNREAD`] (the parser steps over them without building anything), and refused once
+/// it holds more than [`MAX_OBJECT_VALUES`] values or nests deeper than [`MAX_OBJECT_DEPTH`],
+/// before those are built.
+struct ObjectValue(Result<Value, Oversize>);
+
+/// The values decoded so far, and the first bound the object broke: past it nothing more is
+/// built (the rest is only read past), and the answer is a denial that says which bound.
+#[derive(Default)]
+struct Budget {
+    values: Cell<usize>,
+    exceeded: Cell<Option<Oversize>>,
+}
+
+/// How a request's object is too large to review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Oversize {
+    Values,
+    Depth,
+}
+
+impl std::fmt::Display for Oversize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Oversize::Values => write!(
+                f,
+                "the object holds more than {MAX_OBJECT_VALUES} JSON values (its pod template, managed fields and last-applied copy not counted); the limit is {MAX_OBJECT_VALUES}"
+            ),
+            Oversize::Depth => write!(
+                f,
+                "the object is nested more than {MAX_OBJECT_DEPTH} levels deep; the limit is {MAX_OBJECT_DEPTH}"
+            ),
+        }
     }
 }
 
-/// Reads a JSON value, leaving out the members `unread` names when it is an object.
-#[derive(Clone, Copy)]
-struct Pruned(&'static [Unread]);
+impl<'de> Deserialize<'de> for ObjectValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let budget = Budget::default();
+        let value = d.deserialize_any(Pruned {
+            unread: engine::UNREAD,
+            budget: &budget,
+            depth: 0,
+        })?;
+        Ok(ObjectValue(match budget.exceeded.get() {
+            Some(o) => Err(o),
+            None => Ok(value),
+        }))
+    }
+}
 
-impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
+/// Reads a JSON value within the budget, leaving out the members `unread` names when it is an
+/// object.
+#[derive(Clone, Copy)]
+struct Pruned<'b> {
+    unread: &'static [Unread],
+    budget: &'b Budget,
+    depth: usize,
+}
+
+impl Pruned<'_> {
+    /// Counts one value; false once the object is over a bound (then nothing more is built).
+    fn spend(&self) -> bool {
+        if self.budget.exceeded.get().is_some() {
+            return false;
+        }
+        let used = self.budget.values.get() + 1;
+        self.budget.values.set(used);
+        let exceeded = if used > MAX_OBJECT_VALUES {
+            Some(Oversize::Values)
+        } else if self.depth > MAX_OBJECT_DEPTH {
+            Some(Oversize::Depth)
+        } else {
+            None
+        };
+        self.budget.exceeded.set(exceeded);
+        exceeded.is_none()
+    }
+
+    fn inner(&self, unread: &'static [Unread]) -> Self {
+        Pruned {
+            unread,
+            budget: self.budget,
+            depth: self.depth + 1,
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
     type Value = Value;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -144,7 +231,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for Pruned {
+impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -152,15 +239,20 @@ impl<'de> serde::de::Visitor<'de> for Pruned {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::IgnoredAny;
+        if !self.spend() {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Value::Null);
+        }
         let mut out = serde_json::Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let value = match self.0.iter().find(|u| u.key == key) {
-                None => map.next_value::<Value>()?,
+            let value = match self.unread.iter().find(|u| u.key == key) {
+                None => map.next_value_seed(self.inner(&[]))?,
                 Some(u) if u.inside.is_empty() => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
+                    map.next_value::<IgnoredAny>()?;
                     continue;
                 }
-                Some(u) => map.next_value_seed(Pruned(u.inside))?,
+                Some(u) => map.next_value_seed(self.inner(u.inside))?,
             };
             out.insert(key.into_owned(), value);
         }
@@ -169,34 +261,51 @@ impl<'de> serde::de::Visitor<'de> for Pruned {
 
     // Anything else is kept as it is, for the rules to judge.
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if !self.spend() {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(Value::Null);
+        }
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
+        while let Some(item) = seq.next_element_seed(self.inner(&[]))? {
+            if self.budget.exceeded.get().is_some() {
+                // Stop building; the rest is read past by the next elements' own checks.
+                continue;
+            }
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(if self.spend() {
+            Value::String(v.to_owned())
+        } else {
+            Value::Null
+        })
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.spend();
         Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.spend();
         Ok(v.into())
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.spend();
         Ok(v.into())
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.spend();
         Ok(v.into())
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.spend();
         Ok(Value::Null)
     }
 }
@@ -261,7 +370,9 @@ pub fn handle(
     catalog: &Catalog,
 ) -> Result<Outcome, AdmissionError> {
     let review: ReviewIn = serde_json::from_slice(body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
+        if e.to_string().starts_with("recursion limit exceeded") {
+            AdmissionError::TooDeep(e.to_string())
+        } else if e.is_syntax() || e.is_eof() {
             AdmissionError::NotJson(e.to_string())
         } else {
             AdmissionError::NotReview(e.to_string())
@@ -298,19 +409,32 @@ pub fn handle(
 
     let reviewed = matches!(operation, Operation::Create | Operation::Update)
         && sub_resource.as_deref().is_none_or(str::is_empty);
+    let requested_kind = kind.as_ref().and_then(GroupVersionKind::reviewed_kind);
+    let mut oversize = None;
     let object = match (reviewed, object) {
         (false, _) => None,
-        (true, Some(ObjectValue(v))) => object_of(v, &request_namespace),
-        (true, _) => return Err(AdmissionError::MissingObject(operation_name(&operation))),
+        (true, Some(ObjectValue(Ok(v @ Value::Object(_))))) => object_of(v, &request_namespace),
+        (true, Some(ObjectValue(Ok(Value::Null))) | None) => {
+            return Err(AdmissionError::MissingObject(operation_name(&operation)))
+        }
+        (true, Some(ObjectValue(Ok(other)))) => {
+            return Err(AdmissionError::NotReview(format!(
+                "request.object is {}, not a Kubernetes object",
+                json_type(&other)
+            )))
+        }
+        (true, Some(ObjectValue(Err(o)))) => {
+            // Not built, so its kind is the request's: a reviewed kind (or none said) is denied.
+            let other = kind.is_some() && requested_kind.is_none();
+            oversize = (!other).then_some(o);
+            None
+        }
     };
 
     let mut outcome = Outcome {
         body: Vec::new(),
         uid: uid.to_string(),
-        kind: object
-            .as_ref()
-            .map(|o| o.kind)
-            .or_else(|| kind.as_ref().and_then(GroupVersionKind::reviewed_kind)),
+        kind: object.as_ref().map(|o| o.kind).or(requested_kind),
         operation,
         namespace: request_namespace.to_string(),
         name: name.unwrap_or_default().to_string(),
@@ -326,6 +450,23 @@ pub fn handle(
         patch: None,
         warnings: Vec::new(),
     };
+    if let Some(o) = oversize {
+        response.allowed = false;
+        outcome.allowed = false;
+        response.status = Some(StatusOut {
+            code: 403,
+            reason: "Forbidden",
+            message: format!(
+                "rollout-guard cannot review {} {}: {o}",
+                requested_kind.map_or("the object", |k| k.as_str()),
+                match (outcome.namespace.as_str(), outcome.name.as_str()) {
+                    (_, "") => "(unnamed)".to_string(),
+                    ("", n) => n.to_string(),
+                    (ns, n) => format!("{ns}/{n}"),
+                }
+            ),
+        });
+    }
     if let Some(obj) = object {
         if outcome.name.is_empty() {
             outcome.name = obj.name.clone();
@@ -360,6 +501,18 @@ pub fn handle(
     Ok(outcome)
 }
 
+/// What a JSON value is, for messages.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// The message of a denial: every deny finding with its rule id, path and message.
 fn deny_message(obj: &Object, findings: &[Finding]) -> String {
     let denies: Vec<&Finding> = findings
@@ -374,15 +527,23 @@ fn deny_message(obj: &Object, findings: &[Finding]) -> String {
         if denies.len() == 1 { "" } else { "s" }
     );
     for (i, f) in denies.iter().enumerate() {
-        if i > 0 {
-            message.push_str("; ");
-        }
-        message.push_str(&format!(
-            "{} at {}: {}",
+        let item = format!(
+            "{}{} at {}: {}",
+            if i > 0 { "; " } else { "" },
             f.rule.id,
             pointer_text(&f.pointer),
             f.message
-        ));
+        );
+        // Keep room for the note about what did not fit.
+        if message.len() + item.len() + 64 > MAX_DENY_MESSAGE_BYTES {
+            let left = denies.len() - i;
+            message.push_str(&format!(
+                "; ... and {left} more finding{} (rollout-guard lint shows them all)",
+                if left == 1 { "" } else { "s" }
+            ));
+            break;
+        }
+        message.push_str(&item);
     }
     message
 }

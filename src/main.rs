@@ -109,7 +109,14 @@ struct ServeArgs {
     /// Open connections at most.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
-    /// After SIGTERM, how long in-flight requests get to finish (Go duration).
+    /// A keep-alive connection with no request for this long is closed (Go duration).
+    #[arg(long, default_value = "60s", value_parser = go_duration)]
+    idle_timeout: std::time::Duration,
+    /// After SIGTERM, how long to keep accepting connections (readiness already off) while
+    /// Kubernetes removes the pod from the Service's endpoints (Go duration; the chart sets 5s).
+    #[arg(long, default_value = "0s", value_parser = go_duration)]
+    shutdown_delay: std::time::Duration,
+    /// After the shutdown delay, how long in-flight requests get to finish (Go duration).
     #[arg(long, default_value = "20s", value_parser = go_duration)]
     shutdown_timeout: std::time::Duration,
     /// Watch AnalysisTemplates, ClusterAnalysisTemplates and Rollouts in the cluster (kubeconfig,
@@ -319,6 +326,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.limits.header_read_timeout = args.header_read_timeout;
     config.limits.max_connections = args.max_connections;
     config.limits.shutdown_timeout = args.shutdown_timeout;
+    config.limits.idle_timeout = args.idle_timeout;
+    config.limits.shutdown_delay = args.shutdown_delay;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -868,7 +868,7 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let dir = TempDir::new("sigterm");
     let pki = Pki::new();
     pki.write(&dir.0);
-    let mut server = files_server(&dir.0, &[]);
+    let mut server = files_server(&dir.0, &["--shutdown-delay", "1s"]);
     let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
     let body = Bytes::from(rollout_fixture());
 
@@ -934,7 +934,20 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let answer = readyz(&mut probe);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    // No new connections.
+    // During the shutdown delay a new connection (from a client that has not yet seen the pod
+    // leave the endpoints) is still served, and told to close.
+    let mut late = connect(server.addr, config.clone()).await.unwrap();
+    let r = late
+        .request("POST", "/validate", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        r.close,
+        "a response during the shutdown delay says Connection: close"
+    );
+    // After the delay, no new connections.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(TcpStream::connect(server.addr).await.is_err());
 
     slow.write_all(&body[half..]).await.unwrap();

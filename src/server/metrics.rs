@@ -35,6 +35,14 @@ pub struct Metrics {
     findings: Vec<[AtomicU64; 2]>,
     tls_reloads: AtomicU64,
     tls_reload_errors: AtomicU64,
+    /// Reviews that panicked (answered 500; the server went on).
+    pub review_panics: AtomicU64,
+    /// Reviews turned away with 503 because the reviews in flight held the byte budget.
+    pub reviews_shed: AtomicU64,
+    /// Connections answered 503 and closed because the connection limit was reached.
+    pub connections_refused: AtomicU64,
+    /// Idle keep-alive connections closed: timed out, or to make room for a new one.
+    pub idle_closed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -49,6 +57,10 @@ impl Default for Metrics {
                 .collect(),
             tls_reloads: AtomicU64::new(0),
             tls_reload_errors: AtomicU64::new(0),
+            review_panics: AtomicU64::new(0),
+            reviews_shed: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
         }
     }
 }
@@ -196,6 +208,31 @@ impl Metrics {
             "rollout_guard_tls_reload_errors_total {}",
             self.tls_reload_errors.load(Relaxed)
         );
+        for (name, help, counter) in [
+            (
+                "rollout_guard_review_panics_total",
+                "Reviews that failed inside rollout-guard (answered 500; the server keeps serving).",
+                &self.review_panics,
+            ),
+            (
+                "rollout_guard_reviews_shed_total",
+                "Reviews answered 503 because the reviews in flight already held the memory budget.",
+                &self.reviews_shed,
+            ),
+            (
+                "rollout_guard_connections_refused_total",
+                "Connections answered 503 and closed because the connection limit was reached.",
+                &self.connections_refused,
+            ),
+            (
+                "rollout_guard_idle_connections_closed_total",
+                "Idle keep-alive connections closed (timed out, or to make room for a new one).",
+                &self.idle_closed,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Relaxed));
+        }
         out
     }
 }

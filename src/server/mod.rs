@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tls::CertSource;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// Where the handler gets the catalog of templates and Rollouts it reviews against.
 ///
@@ -139,7 +139,8 @@ impl Config {
             limits: ConnLimits {
                 max_connections: 1024,
                 header_read_timeout: Duration::from_secs(10),
-                grace: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(60),
+                shutdown_delay: Duration::ZERO,
                 shutdown_timeout: Duration::from_secs(20),
             },
             max_body_bytes: MAX_BODY_BYTES,
@@ -173,6 +174,29 @@ struct App {
     metrics: Arc<Metrics>,
     stopping: AtomicBool,
     max_body_bytes: usize,
+    /// The body bytes of the requests being read or reviewed, in KiB: what bounds the memory the
+    /// reviews hold at once (see [`INFLIGHT_BODY_BYTES`]).
+    inflight: Arc<Semaphore>,
+    /// Reviews running at once on the blocking pool: they are CPU-bound, so more than a few per
+    /// core only adds memory.
+    reviewers: Arc<Semaphore>,
+}
+
+/// The request bodies held at once, being read or reviewed. A review's peak memory is a small
+/// multiple of its body (the body, the decoded object with at most
+/// [`admission::MAX_OBJECT_VALUES`] values, the response), measured at about 9x for a hostile
+/// 4 MiB body in `tests/robustness_webhook.rs`; with this budget the reviews in flight hold at
+/// most about 150 MiB, which leaves the chart's 256 MiB limit a wide margin over the idle 20 MiB.
+pub const INFLIGHT_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a request reserves of [`INFLIGHT_BODY_BYTES`], in KiB: its declared length (at least
+/// 16 KiB, for what its review builds beside the body), or the whole limit when it declares
+/// none.
+fn reservation_kib(declared: Option<u64>, limit: usize) -> u32 {
+    let bytes = declared
+        .map_or(limit as u64, |n| n.min(limit as u64))
+        .max(16 * 1024);
+    bytes.div_ceil(1024) as u32
 }
 
 /// Runs the webhook until `shutdown` resolves, then stops gracefully (see [`listener`]).
@@ -224,6 +248,10 @@ pub async fn run(
         metrics: metrics.clone(),
         stopping: AtomicBool::new(false),
         max_body_bytes: config.max_body_bytes,
+        inflight: Arc::new(Semaphore::new(
+            INFLIGHT_BODY_BYTES.max(config.max_body_bytes) / 1024,
+        )),
+        reviewers: Arc::new(Semaphore::new(crate::threads() * 2)),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let webhook = tokio::spawn(listener::serve(
@@ -231,6 +259,7 @@ pub async fn run(
         Transport::Tls(tls.config.clone()),
         webhook_router(app.clone()),
         config.limits,
+        metrics.clone(),
         stop_rx.clone(),
     ));
     let plain = tokio::spawn(listener::serve(
@@ -238,6 +267,7 @@ pub async fn run(
         Transport::Plain,
         metrics_router(app.clone()),
         config.limits,
+        metrics.clone(),
         stop_rx,
     ));
     let watcher = tokio::spawn(tls.watch(config.cert_poll_interval, metrics));
@@ -253,7 +283,8 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!(
-        "shutdown signal: readiness off, closing listeners, finishing in-flight requests"
+        delay_ms = config.limits.shutdown_delay.as_millis() as u64,
+        "shutdown signal: readiness off; accepting for the shutdown delay, then closing listeners and finishing in-flight requests"
     );
     app.stopping.store(true, Ordering::SeqCst);
     let _ = stop_tx.send(true);
@@ -462,9 +493,29 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         }
         r
     };
-    if declared.is_some_and(|n| n > DRAIN_MAX_BYTES) {
+    // A body declared too large is answered at once: waiting for it to arrive (or not) only
+    // holds the connection.
+    if declared.is_some_and(|n| n > limit as u64) {
         return too_large(true);
     }
+    let Ok(Ok(_reserved)) = tokio::time::timeout(
+        deadline,
+        app.inflight
+            .clone()
+            .acquire_many_owned(reservation_kib(declared, limit)),
+    )
+    .await
+    else {
+        app.metrics.reviews_shed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            webhook = webhook.as_str(),
+            "reviews in flight hold the memory budget; answering 503"
+        );
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "rollout-guard is reviewing as many requests as its memory budget allows; retry",
+        );
+    };
     let bytes = match tokio::time::timeout(deadline, read_body(req.into_body(), declared, limit))
         .await
     {
@@ -487,8 +538,17 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         Ok(BodyRead::Complete(bytes)) => bytes,
     };
     let catalog = app.catalog.snapshot();
-    match admission::handle(webhook, &bytes, &app.policy, &catalog) {
-        Ok(outcome) => {
+    // Off the async workers, so that a slow review cannot stall the connections they serve, and
+    // with a panic caught there as a 500 rather than a dropped connection.
+    let Ok(_reviewer) = app.reviewers.clone().acquire_owned().await else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    };
+    let policy = app.policy.clone();
+    let reviewed =
+        tokio::task::spawn_blocking(move || admission::handle(webhook, &bytes, &policy, &catalog))
+            .await;
+    match reviewed {
+        Ok(Ok(outcome)) => {
             let elapsed = started.elapsed();
             let m = &app.metrics;
             m.record_review(
@@ -525,9 +585,21 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
             )
                 .into_response()
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(webhook = webhook.as_str(), error = %e, "bad admission request");
             json_error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+        Err(join) => {
+            app.metrics.review_panics.fetch_add(1, Ordering::Relaxed);
+            let why = match join.try_into_panic() {
+                Ok(payload) => crate::check::boundary::panic_text(payload.as_ref()),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(webhook = webhook.as_str(), panic = %why, "review failed inside rollout-guard");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("rollout-guard failed while reviewing this request ({why}); the webhook goes on serving, and this is a bug to report"),
+            )
         }
     }
 }
