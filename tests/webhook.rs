@@ -134,6 +134,8 @@ impl Server {
                 "json",
             ])
             .args(args)
+            // As the chart and the image run it: mimalloc commits its arenas lazily.
+            .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1010,4 +1012,369 @@ fn no_flags_serves_an_ephemeral_certificate_and_a_working_curl_line() {
     server.sigterm();
     assert_eq!(server.wait(Duration::from_secs(5)).code(), Some(0));
     assert!(!Path::new(&ca).exists(), "the ephemeral CA file is removed");
+}
+
+// Hostile input over real TLS (issue: robustness). Each test ends by checking the server still
+// answers and, where memory is the point, its peak RSS.
+
+/// The server's peak resident memory so far (VmHWM), in MiB.
+fn peak_rss_mib(server: &Server) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+/// `[[[...1...]]]`, `depth` levels, built without recursion (serde_json's parser stops at 128).
+fn deep_value(depth: usize) -> Value {
+    let mut v = json!(1);
+    for _ in 0..depth {
+        v = Value::Array(vec![v]);
+    }
+    v
+}
+
+/// An AdmissionReview whose object is `object`.
+fn review_of(object: Value) -> Bytes {
+    Bytes::from(
+        serde_json::to_vec(&json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "hostile-1",
+                "kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": "AnalysisTemplate"},
+                "operation": "CREATE",
+                "namespace": "demo",
+                "name": "t",
+                "object": object,
+            }
+        }))
+        .unwrap(),
+    )
+}
+
+fn template_with_condition(condition: &str) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "t", "namespace": "demo"},
+        "spec": {"metrics": [{
+            "name": "m", "failureLimit": 1, "interval": "1m", "count": 3,
+            "successCondition": condition,
+            "provider": {"prometheus": {"address": "http://p:9090", "query": "sum(x)"}}
+        }]}
+    })
+}
+
+async fn still_serves(server: &Server, config: Arc<rustls::ClientConfig>) {
+    let mut c = connect(server.addr, config).await.unwrap();
+    let r = c.post("/validate", rollout_fixture()).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_conditions_are_denied_and_the_server_goes_on() {
+    let dir = TempDir::new("hostile");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &[]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    let mut c = connect(server.addr, config.clone()).await.unwrap();
+    for (condition, expected) in [
+        ("{a: -1}.a".to_string(), "expr parser failed"),
+        (
+            format!("{}1{}", "(".repeat(2_000), ")".repeat(2_000)),
+            "nested 2000 deep; the limit is 64",
+        ),
+        (
+            vec!["1"; 1_000].join("**"),
+            "chains 1998 operators; the limit is 512",
+        ),
+    ] {
+        let body = review_of(template_with_condition(&condition));
+        assert!(body.len() < 8 * 1024);
+        let r = c.post("/validate", body).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        assert_eq!(v["response"]["allowed"], false);
+        let message = v["response"]["status"]["message"].as_str().unwrap();
+        assert!(message.contains("RG104"), "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
+    let r = c
+        .post(
+            "/validate",
+            review_of(json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+                "metadata": {"name": "t"},
+                "spec": {"metrics": [{"name": "m", "failureLimit": 1, "successCondition": "result[0] > 1",
+                    "provider": {"prometheus": {"address": "http://p:9090", "query": "x offset Inf+5m"}}}]}
+            })),
+        )
+        .await;
+    let message = r.json()["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("RG102") && message.contains("PromQL parser failed"),
+        "{message}"
+    );
+    still_serves(&server, config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_objects_are_denied_within_a_memory_bound() {
+    let dir = TempDir::new("huge");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &[]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    // ~2M array elements in a 4 MiB body, as in the issue.
+    let mut object = template_with_condition("result[0] > 1");
+    object["spec"]["junk"] = Value::Array(vec![json!(0); 2_000_000]);
+    let body = review_of(object);
+    assert!(body.len() > 3 * 1024 * 1024 && body.len() < 4 * 1024 * 1024);
+    let before = peak_rss_mib(&server);
+    let mut workers = Vec::new();
+    for _ in 0..32 {
+        let (config, body, addr) = (config.clone(), body.clone(), server.addr);
+        workers.push(tokio::spawn(async move {
+            let mut c = connect(addr, config).await.unwrap();
+            let r = c.request("POST", "/validate", body).await.unwrap();
+            (r.status, r.body)
+        }));
+    }
+    let mut denied = 0;
+    for w in workers {
+        let (status, body) = w.await.unwrap();
+        match status {
+            200 => {
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(v["response"]["allowed"], false);
+                let message = v["response"]["status"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains("holds more than 100000 JSON values"),
+                    "{message}"
+                );
+                denied += 1;
+            }
+            // Shed for the byte budget: the apiserver retries or fails the request, the
+            // server's memory stays bounded.
+            503 => {}
+            other => panic!("status {other}: {}", String::from_utf8_lossy(&body)),
+        }
+    }
+    assert!(denied >= 1);
+    let peak = peak_rss_mib(&server);
+    eprintln!("peak RSS: {before:.1} MiB idle, {peak:.1} MiB after 32 concurrent 4 MiB reviews");
+    // The chart's limit is 256 MiB; the design bound (README) is well under it.
+    assert!(peak < 200.0, "peak RSS {peak:.1} MiB");
+    still_serves(&server, config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deny_message_is_capped() {
+    let dir = TempDir::new("cap");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &[]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    let steps: Vec<Value> = (0..10_000).map(|_| json!({"setWeight": 300})).collect();
+    let body = serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u", "operation": "CREATE", "namespace": "demo",
+            "object": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "r"},
+                "spec": {"strategy": {"canary": {"steps": steps}}}}}
+    }))
+    .unwrap();
+    let mut c = connect(server.addr, config.clone()).await.unwrap();
+    let r = c.post("/validate", body).await;
+    assert!(r.body.len() < 12 * 1024, "{} bytes", r.body.len());
+    let v = r.json();
+    let message = v["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.contains("more findings"), "{message}");
+    assert!(message.len() <= 8192);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_are_named_and_oversized_ones_answered_at_once() {
+    let dir = TempDir::new("bodies");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &[]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    let mut c = connect(server.addr, config.clone()).await.unwrap();
+    let r = c.post("/validate", review_of(json!("a string"))).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("request.object is a string, not a Kubernetes object"),
+        "{}",
+        r.json()
+    );
+    // Deeper than serde_json builds, in oldObject, which the webhook only steps over: reviewed
+    // as usual.
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let body = format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","operation":"UPDATE","oldObject":{deep},"object":{{"kind":"Rollout","apiVersion":"argoproj.io/v1alpha1","metadata":{{"name":"r"}},"spec":{{}}}}}}}}"#
+    );
+    let r = c.post("/validate", body).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // An object deeper than the webhook decodes: a denial that says so.
+    let r = c
+        .post(
+            "/validate",
+            review_of(
+                json!({"kind": "AnalysisTemplate", "apiVersion": "argoproj.io/v1alpha1",
+                "metadata": {"name": "t"}, "spec": {"deep": deep_value(300)}}),
+            ),
+        )
+        .await;
+    let v = r.json();
+    assert_eq!(v["response"]["allowed"], false);
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested more than 64 levels deep"),
+        "{v}"
+    );
+    // A body declared at 8 MiB, of which nothing is sent: 413 at once, not after the timeout.
+    let mut raw = tls_raw(server.addr, config.clone()).await;
+    raw.write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut reply = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(2), raw.read(&mut reply))
+        .await
+        .expect("answered within 2 s")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    still_serves(&server, config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limit_are_answered_never_queued() {
+    let dir = TempDir::new("conns");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let server = files_server(&dir.0, &["--max-connections", "8"]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    // Ten idle keep-alive connections (two more than the limit): a new client is still served
+    // at once, because the longest-idle connection makes room.
+    let mut idle = Vec::new();
+    for _ in 0..10 {
+        if let Ok(mut c) = connect(server.addr, config.clone()).await {
+            if c.request("GET", "/healthz", Bytes::new()).await.is_ok() {
+                idle.push(c);
+            }
+        }
+    }
+    let started = Instant::now();
+    let mut c = connect(server.addr, config.clone()).await.unwrap();
+    let r = c.post("/validate", rollout_fixture()).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(c);
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Eight connections busy (headers and half a body sent): the ninth is answered 503 with
+    // Connection: close, at once.
+    let body = rollout_fixture();
+    let mut busy = Vec::new();
+    for _ in 0..8 {
+        let mut s = tls_raw(server.addr, config.clone()).await;
+        s.write_all(
+            format!(
+                "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        s.write_all(&body[..body.len() / 2]).await.unwrap();
+        busy.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let mut c = connect(server.addr, config.clone()).await.unwrap();
+    let r = c
+        .request("POST", "/validate", Bytes::from(body.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 503);
+    assert!(r.close);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The busy ones finish normally.
+    for mut s in busy {
+        s.write_all(&body[body.len() / 2..]).await.unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+    }
+    let (_, metrics) = plain_get(server.metrics_addr, "/metrics");
+    assert!(
+        metrics.contains("rollout_guard_connections_refused_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("rollout_guard_idle_connections_closed_total 0\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_time_out_and_shutdown_keeps_its_timeout() {
+    let dir = TempDir::new("idle");
+    let pki = Pki::new();
+    pki.write(&dir.0);
+    let mut server = files_server(
+        &dir.0,
+        &["--idle-timeout", "300ms", "--shutdown-timeout", "2s"],
+    );
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    let mut s = tls_raw(server.addr, config.clone()).await;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let started = Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+        .await
+        .expect("the idle connection is closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed, nothing more sent");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+
+    // A request stuck mid-body at SIGTERM: the server exits within --shutdown-timeout.
+    let mut stuck = tls_raw(server.addr, config).await;
+    stuck
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    server.sigterm();
+    let status = server.wait(Duration::from_secs(4));
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_millis(2600), "{took:?}");
 }

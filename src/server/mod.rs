@@ -180,13 +180,20 @@ struct App {
     /// Reviews running at once on the blocking pool: they are CPU-bound, so more than a few per
     /// core only adds memory.
     reviewers: Arc<Semaphore>,
+    /// The review itself: [`admission::handle`]; a test puts a failing one here to check that a
+    /// panic in a review is answered and the server goes on.
+    review: ReviewFn,
 }
 
+type ReviewFn =
+    fn(Webhook, &[u8], &Policy, &Catalog) -> Result<admission::Outcome, admission::AdmissionError>;
+
 /// The request bodies held at once, being read or reviewed. A review's peak memory is a small
-/// multiple of its body (the body, the decoded object with at most
-/// [`admission::MAX_OBJECT_VALUES`] values, the response), measured at about 9x for a hostile
-/// 4 MiB body in `tests/robustness_webhook.rs`; with this budget the reviews in flight hold at
-/// most about 150 MiB, which leaves the chart's 256 MiB limit a wide margin over the idle 20 MiB.
+/// multiple of its body (the body, the TLS and HTTP buffers, the decoded object with at most
+/// [`admission::MAX_OBJECT_VALUES`] values, the response): about 6x, 22-29 MiB for a hostile
+/// 4 MiB body (`huge_objects_are_denied_within_a_memory_bound` in `tests/webhook.rs`). With this
+/// budget at most four such reviews are in flight, so the server peaks near 145 MiB however many
+/// arrive at once, under the chart's 256 MiB limit with a wide margin.
 pub const INFLIGHT_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// What a request reserves of [`INFLIGHT_BODY_BYTES`], in KiB: its declared length (at least
@@ -252,6 +259,7 @@ pub async fn run(
             INFLIGHT_BODY_BYTES.max(config.max_body_bytes) / 1024,
         )),
         reviewers: Arc::new(Semaphore::new(crate::threads() * 2)),
+        review: admission::handle,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let webhook = tokio::spawn(listener::serve(
@@ -543,10 +551,9 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
     let Ok(_reviewer) = app.reviewers.clone().acquire_owned().await else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     };
-    let policy = app.policy.clone();
+    let (policy, review) = (app.policy.clone(), app.review);
     let reviewed =
-        tokio::task::spawn_blocking(move || admission::handle(webhook, &bytes, &policy, &catalog))
-            .await;
+        tokio::task::spawn_blocking(move || review(webhook, &bytes, &policy, &catalog)).await;
     match reviewed {
         Ok(Ok(outcome)) => {
             let elapsed = started.elapsed();
@@ -607,6 +614,66 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt as _;
+
+    fn app(review: ReviewFn) -> Arc<App> {
+        Arc::new(App {
+            policy: Arc::new(Policy::embedded()),
+            catalog: Arc::new(ShippedCatalog::new()),
+            metrics: Arc::new(Metrics::default()),
+            stopping: AtomicBool::new(false),
+            max_body_bytes: MAX_BODY_BYTES,
+            inflight: Arc::new(Semaphore::new(INFLIGHT_BODY_BYTES / 1024)),
+            reviewers: Arc::new(Semaphore::new(2)),
+            review,
+        })
+    }
+
+    async fn post(app: &Arc<App>, path: &str) -> (StatusCode, String) {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(TRY_REVIEW))
+            .unwrap();
+        let resp = webhook_router(app.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_review_is_a_500_and_the_next_review_is_served() {
+        fn failing(
+            _: Webhook,
+            _: &[u8],
+            _: &Policy,
+            _: &Catalog,
+        ) -> Result<admission::Outcome, admission::AdmissionError> {
+            panic!("a rule indexed past the end")
+        }
+        let broken = app(failing);
+        let (status, body) = post(&broken, "/validate").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("(a rule indexed past the end)"),
+            "{v}"
+        );
+        assert!(broken
+            .metrics
+            .render()
+            .contains("rollout_guard_review_panics_total 1\n"));
+        // The same server state answers the next review.
+        let (status, body) = post(&broken, "/healthz").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, "")
+        );
+        let (status, body) = post(&app(admission::handle), "/mutate").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 
     #[test]
     fn deadline_follows_the_apiserver_timeout() {
