@@ -68,9 +68,22 @@ pub fn fix_sources(sources: &mut [Source], policy: &Policy, mode: Mode) -> Vec<F
         if let Some(c) = canonical {
             seen.push((c, i));
         }
+        // A failure inside rollout-guard on one file is that file's refusal: the others are
+        // still fixed and the summary still printed. Nothing is half-written, because the file
+        // is replaced in one rename at the very end of `fix_one`.
+        let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fix_one(&mut sources[i], &ctx, mode)
+        }))
+        .unwrap_or_else(|payload| Status::Refused {
+            line: None,
+            message: format!(
+                "rollout-guard failed on this file ({}); it was not written; please report this",
+                crate::check::boundary::panic_text(payload.as_ref())
+            ),
+        });
         results.push(FileResult {
             name: sources[i].name.clone(),
-            status: fix_one(&mut sources[i], &ctx, mode),
+            status,
         });
     }
     results

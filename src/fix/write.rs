@@ -3,6 +3,15 @@
 //! permissions, and is renamed over the original only if the original still holds exactly the
 //! bytes the fix was computed from.
 //!
+//! A check before a rename always leaves a window: an edit that lands between the last look
+//! and the rename would be lost with the old file. So the swap is made first and checked after:
+//! the new file and the old one trade places in one atomic `renameat2(RENAME_EXCHANGE)`, and the
+//! old file, now under the temporary name, is read once more. If it no longer holds what the fix
+//! was computed from, someone wrote to it in the meantime and the two trade places back: their
+//! edit stays, the fix is refused as changed. Where the filesystem cannot exchange, a plain
+//! rename is used with the same check after it, through a handle kept on the old file; an edit
+//! found there is written back the same way.
+//!
 //! Symlinks are refused rather than written through: replacing the link would silently turn
 //! it into a regular file, and writing the target edits a file outside the paths given. Hard
 //! links are refused for the same reason (the rename would split them), and so is a file whose
@@ -29,6 +38,8 @@ pub enum WriteError {
     ReadOnly,
     #[error("changed on disk since it was read; not overwritten (run again)")]
     Changed,
+    #[error("is open in another program; not overwritten, so that no edit made there is lost (run again when it is closed)")]
+    OpenElsewhere,
     #[error("cannot {action}: {source}")]
     Io {
         action: String,
@@ -70,22 +81,179 @@ pub fn replace_file(path: &Path, expected: &[u8], new: &[u8]) -> Result<(), Writ
         return Err(WriteError::Changed);
     }
     let tmp = temp_path(path);
-    let result = write_temp(&tmp, new, &meta).and_then(|()| {
-        // Last look before the swap: a change made while the fix was computed or written wins.
-        if !holds(path, expected)? {
-            return Err(WriteError::Changed);
-        }
-        fs::rename(&tmp, path).map_err(io("replace the file"))
-    });
-    if result.is_err() {
+    if let Err(e) = write_temp(&tmp, new, &meta) {
         let _ = fs::remove_file(&tmp);
-        return result;
+        return Err(e);
     }
+    let result = File::open(path)
+        .map_err(io("open the file"))
+        .and_then(|old| swap_checked(path, &tmp, &old, expected, &meta));
+    // Whatever happened, the temporary name holds nothing to keep: the old file after a swap,
+    // the unused new one after a refusal, or nothing after a plain rename.
+    let _ = fs::remove_file(&tmp);
+    result?;
     // Make the rename durable; a failure here leaves a correct file, so it is not an error.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(())
+}
+
+/// Puts `tmp` in place of `path` if `path` (open as `old`) still holds `expected` at the moment
+/// of the swap. A write lease, where the kernel grants one, makes that moment exact: it is only
+/// granted while no one else has the file open, and while it is held any other open of the file
+/// waits and shows as a break of the lease.
+fn swap_checked(
+    path: &Path,
+    tmp: &Path,
+    old: &File,
+    expected: &[u8],
+    meta: &fs::Metadata,
+) -> Result<(), WriteError> {
+    let lease = Lease::take(old)?;
+    if !holds_open(old, expected)? {
+        return Err(WriteError::Changed);
+    }
+    let edited = |lease: &Option<Lease>| -> Result<bool, WriteError> {
+        Ok(lease.as_ref().is_some_and(Lease::broken) || !holds_open(old, expected)?)
+    };
+    match exchange(tmp, path) {
+        Ok(()) => {
+            // `tmp` now names the old file. Edited, or about to be opened, since the last look:
+            // trade back, so that the edit is what stays.
+            if edited(&lease)? {
+                exchange(tmp, path).map_err(io("put the edited file back"))?;
+                return Err(WriteError::Changed);
+            }
+            Ok(())
+        }
+        Err(e) if exchange_unsupported(&e) => {
+            fs::rename(tmp, path).map_err(io("replace the file"))?;
+            if edited(&lease)? {
+                restore(path, old, meta)?;
+                return Err(WriteError::Changed);
+            }
+            Ok(())
+        }
+        Err(e) => Err(io("replace the file")(e)),
+    }
+}
+
+/// A write lease on an open file, released on drop.
+struct Lease<'a>(&'a File);
+
+impl<'a> Lease<'a> {
+    /// The lease, or `None` where leases are not to be had (not the file's owner, a network
+    /// filesystem); an error when the file is open in another program for longer than a short
+    /// wait, because an edit made through that handle could then be lost.
+    fn take(file: &'a File) -> Result<Option<Lease<'a>>, WriteError> {
+        use std::os::fd::AsRawFd;
+        static IGNORE_SIGIO: std::sync::Once = std::sync::Once::new();
+        // A lease break is signalled with SIGIO, whose default action ends the process; the
+        // break is read with F_GETLEASE instead.
+        // SAFETY: setting a signal's disposition to ignore has no preconditions.
+        IGNORE_SIGIO.call_once(|| unsafe {
+            libc::signal(libc::SIGIO, libc::SIG_IGN);
+        });
+        for _ in 0..40 {
+            // SAFETY: a valid open descriptor; F_SETLEASE takes an int argument.
+            if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK) } == 0 {
+                return Ok(Some(Lease(file)));
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EAGAIN | libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                _ => return Ok(None),
+            }
+        }
+        Err(WriteError::OpenElsewhere)
+    }
+
+    /// True when another open of the file has started since the lease was taken.
+    fn broken(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor.
+        unsafe { libc::fcntl(self.0.as_raw_fd(), libc::F_GETLEASE) != libc::F_WRLCK }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor.
+        unsafe {
+            libc::fcntl(self.0.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK);
+        }
+    }
+}
+
+/// Swaps the directory entries `a` and `b` in one step.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths, resolved against the working directory.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// True when the error says the filesystem or kernel cannot exchange (as opposed to a real
+/// failure such as a permission).
+fn exchange_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+    )
+}
+
+/// After a plain rename that turned out to race an edit: the old file's content (through
+/// `old`, still open) is put back over the fix.
+fn restore(path: &Path, old: &File, meta: &fs::Metadata) -> Result<(), WriteError> {
+    use std::io::{Seek, SeekFrom};
+    let mut edited = Vec::new();
+    let mut old = old;
+    old.seek(SeekFrom::Start(0))
+        .and_then(|_| old.read_to_end(&mut edited))
+        .map_err(io("read the edited file"))?;
+    let tmp = temp_path(path);
+    let result = write_temp(&tmp, &edited, meta)
+        .and_then(|()| fs::rename(&tmp, path).map_err(io("put the edited file back")));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// True when the open file holds exactly `expected`, read from its start.
+fn holds_open(file: &File, expected: &[u8]) -> Result<bool, WriteError> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(0))
+        .map_err(io("read the file again"))?;
+    let mut now = Vec::with_capacity(expected.len());
+    file.take(expected.len() as u64 + 1)
+        .read_to_end(&mut now)
+        .map_err(io("read the file again"))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(io("read the file again"))?;
+    Ok(now == expected)
 }
 
 fn holds(path: &Path, expected: &[u8]) -> Result<bool, WriteError> {
@@ -161,6 +329,62 @@ mod tests {
             0o640
         );
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temp file left");
+    }
+
+    /// An appender racing the fix at random moments: every append survives, whether it landed
+    /// before the fix (the fix is refused) or after (it is in the fixed file).
+    #[test]
+    fn no_edit_is_lost_to_a_concurrent_append() {
+        use std::time::{Duration, Instant};
+        let dir = scratch("race");
+        let f = dir.join("a.yaml");
+        let (mut fixed, mut refused) = (0, 0);
+        for i in 0..700u64 {
+            fs::write(&f, "old\n").unwrap();
+            let path = f.clone();
+            // Spread over the time a replace takes (its fsyncs included).
+            let delay = Duration::from_micros((i * 7919) % 3000);
+            let appender = std::thread::spawn(move || {
+                let start = Instant::now();
+                while start.elapsed() < delay {
+                    std::hint::spin_loop();
+                }
+                let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+                file.write_all(b"appended\n").unwrap();
+            });
+            match replace_file(&f, b"old\n", b"new\n") {
+                Ok(()) => fixed += 1,
+                Err(WriteError::Changed) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+            appender.join().unwrap();
+            let now = fs::read_to_string(&f).unwrap();
+            assert!(
+                now.ends_with("appended\n"),
+                "attempt {i}: the append was lost: {now:?}"
+            );
+            assert!(
+                now == "old\nappended\n" || now == "new\nappended\n",
+                "{now:?}"
+            );
+        }
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temp file left");
+        eprintln!("{fixed} fixed, {refused} refused as changed");
+    }
+
+    #[test]
+    fn a_file_open_elsewhere_is_not_replaced() {
+        let dir = scratch("open");
+        let f = dir.join("a.yaml");
+        fs::write(&f, "old\n").unwrap();
+        let held = OpenOptions::new().append(true).open(&f).unwrap();
+        let err = replace_file(&f, b"old\n", b"new\n").unwrap_err();
+        assert!(matches!(err, WriteError::OpenElsewhere), "{err}");
+        (&held).write_all(b"still mine\n").unwrap();
+        drop(held);
+        assert_eq!(fs::read(&f).unwrap(), b"old\nstill mine\n");
+        replace_file(&f, b"old\nstill mine\n", b"new\n").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"new\n");
     }
 
     #[test]
