@@ -97,6 +97,10 @@ pub fn read_sources(paths: &[String]) -> (Vec<Source>, Vec<ReadError>) {
             let mut bytes = Vec::new();
             let limit = manifest::MAX_INPUT_BYTES as u64 + 1;
             match std::io::stdin().lock().take(limit).read_to_end(&mut bytes) {
+                Ok(_) if bytes.len() > manifest::MAX_INPUT_BYTES => errors.push(ReadError {
+                    path: "<stdin>".into(),
+                    message: too_large("standard input is larger than", None),
+                }),
                 Ok(_) => sources.push(decode("<stdin>".into(), None, bytes)),
                 Err(e) => errors.push(ReadError {
                     path: "<stdin>".into(),
@@ -169,9 +173,18 @@ fn read_file(path: &Path, name: String, sources: &mut Vec<Source>, errors: &mut 
             return;
         }
     };
+    if let Ok(size) = file.metadata().map(|m| m.len()) {
+        if size > manifest::MAX_INPUT_BYTES as u64 {
+            errors.push(ReadError {
+                path: name,
+                message: too_large("the file is", Some(size)),
+            });
+            return;
+        }
+    }
     let mut bytes = Vec::new();
     // Read one byte past the limit so that the parser can say the file is too large without
-    // this process holding all of a huge file.
+    // this process holding all of a huge file (one that grew since its size was read).
     match file
         .take(manifest::MAX_INPUT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
@@ -181,6 +194,20 @@ fn read_file(path: &Path, name: String, sources: &mut Vec<Source>, errors: &mut 
             path: name,
             message: describe(&e),
         }),
+    }
+}
+
+/// The message for an input past [`manifest::MAX_INPUT_BYTES`]: not a YAML error, a limit.
+fn too_large(what: &str, size: Option<u64>) -> String {
+    let limit = manifest::MAX_INPUT_BYTES / 1048576;
+    match size {
+        Some(n) => format!(
+            "{what} {:.1} MiB; rollout-guard reads inputs up to {limit} MiB (split it into several files)",
+            n as f64 / 1048576.0
+        ),
+        None => format!(
+            "{what} {limit} MiB, the most rollout-guard reads (split it into several files)"
+        ),
     }
 }
 

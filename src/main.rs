@@ -245,7 +245,13 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let color = args.format == Format::Human
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    print(&report::render(&report, args.format, color))?;
+    {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        match report::write(&report, args.format, color, &mut out).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other?,
+        }
+    }
     if args.format != Format::Human {
         for e in &report.read_errors {
             eprintln!("{}: error: {}", e.path, e.message);

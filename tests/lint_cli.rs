@@ -402,7 +402,18 @@ fn bad_input_50_mb_file() {
             b"# padding padding padding padding padding padding padding padding\n",
         );
     }
-    assert_rg001("big", &big, "limit");
+    // Not a YAML error: an input past the size limit, named as such (exit 2, like an
+    // unreadable file).
+    let (doc, out, path) = bad_input("big", &big);
+    assert_eq!(out.status.code(), Some(2), "{doc}");
+    assert!(findings(&doc, "RG001").is_empty(), "{doc}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{path}: error: the file is 50.0 MiB; rollout-guard reads inputs up to 32 MiB"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

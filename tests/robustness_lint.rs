@@ -97,3 +97,122 @@ fn queries_that_crash_the_parser_are_findings() {
         );
     }
 }
+
+/// Runs `rollout-guard ARGS` to its end; its exit code, stdout, stderr and peak RSS in MiB
+/// (the child's own `ru_maxrss`, from `wait4`).
+// The child is reaped by `wait4`, which std's `wait` cannot do (it gives no rusage).
+#[allow(clippy::zombie_processes)]
+fn run_measured(args: &[&str]) -> (Option<i32>, String, String, f64) {
+    use std::process::Stdio;
+    let child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.unwrap();
+    let mut stderr = child.stderr.unwrap();
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own unwaited child; both pointers are valid for the call.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        err.join().unwrap(),
+        usage.ru_maxrss as f64 / 1024.0,
+    )
+}
+
+#[test]
+fn an_alias_bomb_is_refused_cheaply() {
+    let dir = support::temp_dir("bomb");
+    let mut yaml = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
+        .iter()
+        .enumerate()
+    {
+        let prev = ["a", "b", "c", "d", "e", "f", "g", "h", "i"][i];
+        yaml.push_str(&format!(
+            "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    assert!(yaml.len() < 700);
+    let file = dir.join("bomb.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let (code, out, err, peak) = run_measured(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("RG001") && out.contains("aliases expand to more than 50000 nodes"),
+        "{out}"
+    );
+    eprintln!("alias bomb: peak RSS {peak:.1} MiB");
+    assert!(peak < 64.0, "peak RSS {peak:.1} MiB");
+}
+
+#[test]
+fn a_file_past_the_size_limit_is_named_as_such() {
+    let dir = support::temp_dir("large");
+    let file = dir.join("large.yaml");
+    let f = std::fs::File::create(&file).unwrap();
+    // Sparse: 50 MiB long without writing it.
+    f.set_len(50 * 1024 * 1024).unwrap();
+    let (code, out, err, peak) = run_measured(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    let both = format!("{out}{err}");
+    assert!(
+        both.contains(
+            "large.yaml: error: the file is 50.0 MiB; rollout-guard reads inputs up to 32 MiB"
+        ),
+        "{both}"
+    );
+    assert!(!out.contains("not valid YAML") && !err.contains("not valid YAML"));
+    assert!(peak < 64.0, "the file is not read: {peak:.1} MiB");
+}
+
+#[test]
+fn machine_formats_are_written_without_building_the_output_in_memory() {
+    let dir = support::temp_dir("sarif");
+    let doc = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: t{}\nspec:\n  metrics:\n  - name: error-rate\n    interval: 1m\n    count: 5\n    successCondition: result[0] < 0.05\n    provider:\n      prometheus:\n        address: http://prometheus:9090\n        query: sum(rate(http_requests_total{code=~\"5..\"}[5m]))\n---\n";
+    let text: String = (0..8_000)
+        .map(|i| doc.replace("{}", &i.to_string()))
+        .collect();
+    let file = dir.join("many.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let path = file.to_str().unwrap();
+    let mut peaks = Vec::new();
+    for format in ["human", "json", "sarif"] {
+        let (code, out, _, peak) = run_measured(&["lint", "--format", format, path]);
+        assert_eq!(code, Some(1));
+        if format != "human" {
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let n = if format == "json" {
+                v["findings"].as_array().unwrap().len()
+            } else {
+                v["runs"][0]["results"].as_array().unwrap().len()
+            };
+            assert_eq!(n, 16_000, "{format}");
+        }
+        peaks.push((format, peak, out.len()));
+    }
+    eprintln!("{peaks:?}");
+    // Before, SARIF built its whole log as a JSON value: 2.8x the human format's peak.
+    let human = peaks[0].1;
+    for (format, peak, _) in &peaks[1..] {
+        assert!(
+            *peak < human * 1.5,
+            "{format}: {peak:.1} MiB against human's {human:.1} MiB"
+        );
+    }
+}

@@ -14,6 +14,10 @@ use std::collections::HashMap;
 pub const MAX_DEPTH: usize = 256;
 /// Most nodes one document may hold after alias expansion.
 pub const MAX_NODES: usize = 1_000_000;
+/// Most nodes that aliases may add to one document. Real manifests alias a few small blocks;
+/// without this bound a 600-byte billion-laughs document expands to `MAX_NODES` nodes (about
+/// 250 MB) before it is refused.
+pub const MAX_ALIAS_NODES: usize = 50_000;
 
 /// A position in the source: byte offset, 1-based line and 1-based column (in characters).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -314,6 +318,8 @@ struct Builder {
     root: Option<Node>,
     anchors: HashMap<usize, (Node, usize)>,
     nodes: usize,
+    /// Nodes added by aliases so far.
+    aliased: usize,
 }
 
 impl Builder {
@@ -335,12 +341,20 @@ impl Builder {
                 self.push(node)
             }
             Event::Alias(id) => {
-                let (node, size) = self
+                let size = self
                     .anchors
                     .get(&id)
-                    .cloned()
+                    .map(|(_, size)| *size)
                     .ok_or_else(|| "alias refers to an unknown anchor".to_string())?;
+                // Counted before the anchored tree is copied, so a bomb is refused cheaply.
+                self.aliased = self.aliased.saturating_add(size);
+                if self.aliased > MAX_ALIAS_NODES {
+                    return Err(format!(
+                        "aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"
+                    ));
+                }
                 self.count(size)?;
+                let node = self.anchors[&id].0.clone();
                 self.push(node)
             }
             Event::SequenceStart(anchor, _) => {

@@ -24,10 +24,26 @@ pub enum Format {
 /// Renders a report in `format`. `color` applies to the human format only. Paths in the SARIF
 /// and GitHub formats are made relative to the current directory.
 pub fn render(report: &Report, format: Format, color: bool) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write(report, format, color, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes a report in `format` to `out`. The JSON and SARIF formats are written finding by
+/// finding, so their output is never built in memory whole: for a 31 MB input with 178k
+/// findings that was 0.8 and 1.3 GB above the report itself.
+pub fn write(
+    report: &Report,
+    format: Format,
+    color: bool,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let base = std::env::current_dir().ok();
     match format {
-        Format::Human => human::render(report, color),
-        Format::Json => json::render(report),
-        Format::Sarif => sarif::render(report, std::env::current_dir().ok().as_deref()),
-        Format::Github => github::render(report, std::env::current_dir().ok().as_deref()),
+        Format::Human => out.write_all(human::render(report, color).as_bytes()),
+        Format::Json => json::write(report, out),
+        Format::Sarif => sarif::write(report, base.as_deref(), out),
+        Format::Github => out.write_all(github::render(report, base.as_deref()).as_bytes()),
     }
 }

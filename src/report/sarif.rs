@@ -18,18 +18,52 @@ pub const SCHEMA_URI: &str =
 /// The `uriBaseId` relative URIs are resolved against: the directory the linter ran in.
 pub const SRCROOT: &str = "%SRCROOT%";
 
-/// Renders the report as a SARIF log. `base` is the absolute directory the linter ran in:
-/// files inside it get URIs relative to `%SRCROOT%`, others absolute `file:` URIs.
-pub fn render(report: &Report, base: Option<&Path>) -> String {
-    let log = log(report, base);
-    let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
-    out.push('\n');
-    out
+/// Writes the report as a SARIF log, one result at a time. `base` is the absolute directory the
+/// linter ran in: files inside it get URIs relative to `%SRCROOT%`, others absolute `file:`
+/// URIs.
+pub fn write(
+    report: &Report,
+    base: Option<&Path>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    // The log is printed with an empty `results`, the last member of the run, and the results
+    // are written into it there; JSON strings hold no raw quote, so the key is found unambiguously.
+    let frame = serde_json::to_string_pretty(&frame(report, base)).unwrap_or_default();
+    let key = "\"results\": []";
+    let Some(at) = frame.rfind(key) else {
+        return out.write_all(frame.as_bytes());
+    };
+    let indent = &frame[frame[..at].rfind('\n').map_or(0, |n| n + 1)..at];
+    out.write_all(&frame.as_bytes()[..at])?;
+    out.write_all(b"\"results\": [")?;
+    for (i, f) in report.findings.iter().enumerate() {
+        out.write_all(if i > 0 { b",\n" } else { b"\n" })?;
+        let item = serde_json::to_string_pretty(&result(f, base)).unwrap_or_default();
+        for (j, line) in item.lines().enumerate() {
+            if j > 0 {
+                out.write_all(b"\n")?;
+            }
+            write!(out, "{indent}  {line}")?;
+        }
+    }
+    if !report.findings.is_empty() {
+        write!(out, "\n{indent}")?;
+    }
+    out.write_all(b"]")?;
+    out.write_all(&frame.as_bytes()[at + key.len()..])?;
+    out.write_all(b"\n")
 }
 
-/// The SARIF log as a JSON value.
+/// The SARIF log as a JSON value (the whole log in memory: for tests and small reports).
 pub fn log(report: &Report, base: Option<&Path>) -> Value {
+    let mut log = frame(report, base);
     let results: Vec<Value> = report.findings.iter().map(|f| result(f, base)).collect();
+    log["runs"][0]["results"] = Value::Array(results);
+    log
+}
+
+/// The log without its results.
+fn frame(report: &Report, base: Option<&Path>) -> Value {
     let notifications: Vec<Value> = report
         .read_errors
         .iter()
@@ -67,7 +101,7 @@ pub fn log(report: &Report, base: Option<&Path>) -> Value {
     }
     // Columns count characters, as the human format does, not UTF-16 code units.
     run.insert("columnKind".into(), json!("unicodeCodePoints"));
-    run.insert("results".into(), Value::Array(results));
+    run.insert("results".into(), Value::Array(Vec::new()));
     json!({
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
