@@ -13,7 +13,7 @@
 #   bench/webhook.sh              # 10 s per endpoint
 #   DURATION=30s bench/webhook.sh
 #
-# Needs wrk (`apt-get install -y wrk`) and curl; builds the release binary.
+# Needs wrk (`apt-get install -y wrk`) and curl; builds the release binary (unless BIN is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +27,12 @@ MUTATE_FIXTURE=${MUTATE_FIXTURE:-../shared/fixtures/admission-reviews/003-mutate
 
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install -y wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "bench: curl is missing" >&2; exit 1; }
-cargo build --release --quiet
-BIN=target/release/rollout-guard
+# BIN=path/to/rollout-guard bench/webhook.sh measures another build (an earlier commit's, for a
+# before/after comparison in one session).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=target/release/rollout-guard
+fi
 TICK=$(getconf CLK_TCK)
 # The server runs as the chart's Deployment and the image run it: mimalloc commits arena memory
 # lazily. MIMALLOC_ARENA_EAGER_COMMIT=2 bench/webhook.sh measures mimalloc's default instead.

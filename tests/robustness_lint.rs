@@ -216,3 +216,33 @@ fn machine_formats_are_written_without_building_the_output_in_memory() {
         );
     }
 }
+
+#[test]
+fn fix_over_a_directory_with_hostile_files_fixes_the_rest_and_summarises() {
+    let dir = support::temp_dir("fixdir");
+    let deep = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
+    std::fs::write(dir.join("a-hostile.yaml"), template(&deep, "sum(x)")).unwrap();
+    std::fs::write(
+        dir.join("b-hostile.yaml"),
+        template("result[0] > 1", "x offset Inf+5m"),
+    )
+    .unwrap();
+    let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\n  namespace: demo\nspec:\n  strategy:\n    canary:\n      canaryService: c\n      stableService: s\n";
+    std::fs::write(dir.join("c-rollout.yaml"), rollout).unwrap();
+    let out = bin()
+        .args(["lint", "--fix", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = verdict(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rollout-guard: "), "no summary: {stderr}");
+    assert!(
+        stdout.contains("RG104") && stdout.contains("RG102"),
+        "{stdout}"
+    );
+    let fixed = std::fs::read_to_string(dir.join("c-rollout.yaml")).unwrap();
+    assert!(
+        fixed.contains("setWeight"),
+        "the good file is fixed: {fixed}"
+    );
+}
