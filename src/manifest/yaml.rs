@@ -33,8 +33,13 @@ pub struct Span {
 /// One YAML node with its span.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// Where the node's text is. An alias's expansion keeps the spans of the anchored text it
+    /// copies (an edit must know that it would change the anchor), so see also `alias`.
     pub span: Span,
     pub data: NodeData,
+    /// Where the `*name` is when this node is an alias's expansion: what a finding about the
+    /// node, or about anything inside it, points at. Boxed: aliases are rare, nodes are many.
+    pub alias: Option<Box<Span>>,
 }
 
 /// What a node holds.
@@ -327,6 +332,7 @@ impl Builder {
                         style,
                         tag: tag.map(|t| t.suffix.clone()),
                     },
+                    alias: None,
                 };
                 self.count(1)?;
                 if anchor > 0 {
@@ -335,12 +341,15 @@ impl Builder {
                 self.push(node)
             }
             Event::Alias(id) => {
-                let (node, size) = self
+                let size = self
                     .anchors
                     .get(&id)
-                    .cloned()
+                    .map(|(_, size)| *size)
                     .ok_or_else(|| "alias refers to an unknown anchor".to_string())?;
+                // Counted before the copy, so that a bomb is refused before it is built.
                 self.count(size)?;
+                let mut node = self.anchors[&id].0.clone();
+                node.alias = Some(Box::new(span));
                 self.push(node)
             }
             Event::SequenceStart(anchor, _) => {
@@ -385,6 +394,7 @@ impl Builder {
                             Node {
                                 span: Span { start, end },
                                 data: NodeData::Seq { items, flow },
+                                alias: None,
                             },
                             anchor,
                         )
@@ -406,6 +416,7 @@ impl Builder {
                             Node {
                                 span: Span { start, end },
                                 data: NodeData::Map { entries, flow },
+                                alias: None,
                             },
                             anchor,
                         )
