@@ -302,7 +302,8 @@ pub(crate) struct AnalysisBlock<'a> {
 ///
 /// An experiment step's analyses count: Argo's rollout controller aborts the rollout when the
 /// step's Experiment ends Failed or Error (`reconcileExperiments` in `rollout/experiment.go`),
-/// and an Experiment fails when one of its AnalysisRuns fails. Each `analyses[]` entry names one
+/// and a Failed, Error or Inconclusive AnalysisRun ends the Experiment with that phase
+/// (`assessAnalysisRuns` in `experiments/experiment.go`). Each `analyses[]` entry names one
 /// template (`templateName`, `clusterScope`) with its own `args`. The step waits for the
 /// Experiment; an analysis keeps it running only when the experiment has no `duration` and the
 /// analysis is `requiredForCompletion` (with a duration, Argo terminates the runs when it ends).

@@ -174,8 +174,8 @@ rules! {
          The mutating webhook adds a background analysis with the policy's default template. A Rollout has \
          analysis when a background, step, blue-green or experiment step analysis names a template \
          (`analysis: {}` or `templates: []` runs nothing). An experiment's analyses count: Argo aborts the \
-         rollout when the step's Experiment fails or errors, and an Experiment fails with its AnalysisRuns \
-         (`reconcileExperiments` in rollout/experiment.go). The linter, the webhook and `--fix` decide by \
+         rollout when the step's Experiment fails or errors (`reconcileExperiments` in rollout/experiment.go), \
+         and a failed AnalysisRun ends its Experiment as failed (`assessAnalysisRuns` in experiments/experiment.go). The linter, the webhook and `--fix` decide by \
          the same definition.",
         "Reference an analysis template, or run `rollout-guard lint --fix` to add the policy's default analysis.";
     RG203 = "RG203", "invalid-step", Deny,
