@@ -233,4 +233,18 @@ mod tests {
             assert!(!r.doc.is_empty() && !r.help.is_empty());
         }
     }
+
+    #[test]
+    fn docs_state_the_argo_behaviour_they_follow() {
+        // The single-measurement exemption is behaviour (tests/rules/RG101), so the doc says it.
+        assert!(RG101.doc.contains("measured once"), "{}", RG101.doc);
+        for (rule, source) in [
+            (&RG108, "utils/analysis/factory.go"),
+            (&RG202, "rollout/experiment.go"),
+            (&RG202, "experiments/experiment.go"),
+            (&RG204, "pkg/apis/rollouts/validation/validation.go"),
+        ] {
+            assert!(rule.doc.contains(source), "{} cites {source}", rule.id);
+        }
+    }
 }
