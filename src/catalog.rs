@@ -219,6 +219,8 @@ impl Catalog {
     }
 
     /// Records a template summary; a newer version of the same template replaces the older.
+    /// Two same-named templates of one origin in one lint run are thus one entry: the linter
+    /// reports them (RG002, `lint::duplicate_objects`) rather than merge them silently.
     pub fn add_template(&mut self, info: TemplateInfo) {
         let same = self
             .templates

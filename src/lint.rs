@@ -288,6 +288,9 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
             .collect()
     });
     report.findings.extend(located.into_iter().flatten());
+    report
+        .findings
+        .extend(duplicate_objects(&placed, &sources, policy));
     report.findings.sort_by(|a, b| {
         (&a.file, a.line, a.column, a.finding.rule.id).cmp(&(
             &b.file,
@@ -320,6 +323,77 @@ fn review_placed(p: &Placed, sources: &[Source], ctx: &Context) -> Vec<Located> 
             }
         })
         .collect()
+}
+
+/// RG002: objects of one kind, namespace and name in one directory (or stdin) after the first,
+/// each reported at its `metadata.name` with the place of the first. Cluster-scoped kinds ignore
+/// the namespace. One directory is what one `kubectl apply -f` takes and what the catalog
+/// resolves references within; same-named objects in different directories are the usual
+/// layout of overlays and environments, and the catalog keeps them apart.
+fn duplicate_objects(placed: &[Placed], sources: &[Source], policy: &Policy) -> Vec<Located> {
+    let Some(severity) = policy.severity(&rules::RG002) else {
+        return Vec::new();
+    };
+    const AT: &str = "/metadata/name";
+    let place = |p: &Placed| {
+        let (line, column) = p.positions.locate(&p.object.value, AT);
+        (sources[p.source].name.as_str(), line, column)
+    };
+    type Key<'a> = (&'a str, Kind, &'a str, &'a str);
+    let mut first: std::collections::HashMap<Key, &Placed> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for p in placed {
+        let o = &p.object;
+        if o.name.is_empty() || policy.excludes_namespace(&o.namespace) {
+            continue;
+        }
+        let namespace = match o.kind {
+            Kind::ClusterAnalysisTemplate => "",
+            _ => o.namespace.as_str(),
+        };
+        let key = (o.origin.as_str(), o.kind, namespace, o.name.as_str());
+        let Some(earlier) = first.get(&key) else {
+            first.insert(key, p);
+            continue;
+        };
+        if ignores(o, policy, &rules::RG002) {
+            continue;
+        }
+        let (file, line, column) = place(p);
+        let (first_file, first_line, _) = place(earlier);
+        let named = if namespace.is_empty() {
+            format!("{} \"{}\"", o.kind, o.name)
+        } else {
+            format!("{} \"{}\" in namespace \"{namespace}\"", o.kind, o.name)
+        };
+        out.push(Located {
+            file: file.to_string(),
+            line,
+            column,
+            end: p.positions.locate_with_end(&o.value, AT).1,
+            kind: Some(o.kind),
+            namespace: o.namespace.clone(),
+            object: o.name.clone(),
+            finding: Finding {
+                rule: &rules::RG002,
+                severity,
+                pointer: AT.into(),
+                message: format!(
+                    "{named} is defined twice in this run: at {first_file}:{first_line} and here at {file}:{line}; \
+                     applied together, the one applied last replaces the other, and rollout-guard resolves references to only one of them"
+                ),
+            },
+        });
+    }
+    out
+}
+
+/// True when `obj` opts out of `rule` by the ignore annotation and the policy lets it.
+fn ignores(obj: &Object, policy: &Policy, rule: &rules::Rule) -> bool {
+    policy.may_ignore(rule)
+        && obj
+            .annotation(engine::IGNORE_ANNOTATION)
+            .is_some_and(|a| a.split(',').any(|i| i.trim().eq_ignore_ascii_case(rule.id)))
 }
 
 /// The directory a source lives in, as a reference-resolution hint.
@@ -366,4 +440,72 @@ fn syntax_finding(src: &Source, err: &manifest::SyntaxError, policy: &Policy) ->
             message,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(name: &str, text: &str) -> Source {
+        Source {
+            name: name.into(),
+            path: None,
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    const TEMPLATE: &str = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: t\n  namespace: demo\nspec:\n  metrics:\n  - name: m\n    successCondition: result == 1\n    provider: {job: {spec: {}}}\n";
+
+    fn duplicates(sources: Vec<Source>) -> Vec<Located> {
+        let report = lint(sources, Vec::new(), &Policy::embedded());
+        report
+            .findings
+            .into_iter()
+            .filter(|f| f.finding.rule.id == "RG002")
+            .collect()
+    }
+
+    #[test]
+    fn rg002_names_both_places() {
+        let found = duplicates(vec![
+            source("a.yaml", TEMPLATE),
+            source("b.yaml", &format!("---\n{TEMPLATE}")),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!((f.file.as_str(), f.line, f.column), ("b.yaml", 5, 9));
+        assert!(
+            f.finding
+                .message
+                .contains("at a.yaml:4 and here at b.yaml:5"),
+            "{}",
+            f.finding.message
+        );
+        assert_eq!(f.finding.severity, Severity::Warn);
+    }
+
+    #[test]
+    fn rg002_ignores_other_namespaces_kinds_and_directories() {
+        let other_ns = TEMPLATE.replace("namespace: demo", "namespace: prod");
+        let other_kind =
+            TEMPLATE.replace("kind: AnalysisTemplate", "kind: ClusterAnalysisTemplate");
+        assert!(duplicates(vec![
+            source("a.yaml", TEMPLATE),
+            source("b.yaml", &other_ns),
+            source("c.yaml", &other_kind),
+        ])
+        .is_empty());
+        let dir = std::env::temp_dir().join(format!("rg002-{}", std::process::id()));
+        for sub in ["base", "prod"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::write(dir.join(sub).join("t.yaml"), TEMPLATE).unwrap();
+        }
+        let (sources, errors) = read_sources(&[dir.display().to_string()]);
+        assert!(errors.is_empty());
+        assert!(
+            duplicates(sources).is_empty(),
+            "sibling directories are overlays"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

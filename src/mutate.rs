@@ -79,6 +79,7 @@ pub fn plan(
 ) -> (Mutation, Vec<Gap>) {
     let mut p = Planner {
         policy,
+        rollout: &obj.value,
         steps_on: enabled(&RG201) && !policy.spec.canary.default_steps.is_empty(),
         analysis_on: enabled(&RG202),
         m: Mutation::default(),
@@ -112,6 +113,8 @@ pub fn plan(
 
 struct Planner<'a> {
     policy: &'a Policy,
+    /// The Rollout being planned, as the manifest holds it.
+    rollout: &'a Value,
     steps_on: bool,
     analysis_on: bool,
     m: Mutation,
@@ -201,15 +204,7 @@ impl Planner<'_> {
             }
             steps = defaults.len();
         }
-        let step_list = existing.unwrap_or_default();
-        let has_analysis = runs_analysis(canary.get("analysis"))
-            || step_list.iter().any(|s| runs_analysis(s.get("analysis")))
-            || step_list.iter().any(|s| {
-                s.pointer("/experiment/analyses")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty())
-            });
-        if has_analysis || !self.analysis_on {
+        if has_analysis(self.rollout, AT) || !self.analysis_on {
             return;
         }
         match self.analysis() {
@@ -231,8 +226,7 @@ impl Planner<'_> {
     fn blue_green(&mut self, bg: &Map<String, Value>) {
         const AT: &str = "/spec/strategy/blueGreen";
         let pre = bg.get("prePromotionAnalysis");
-        if runs_analysis(pre) || runs_analysis(bg.get("postPromotionAnalysis")) || !self.analysis_on
-        {
+        if has_analysis(self.rollout, AT) || !self.analysis_on {
             return;
         }
         if !self.policy.spec.blue_green.inject_pre_promotion_analysis {
@@ -291,13 +285,116 @@ impl Planner<'_> {
     }
 }
 
-/// True when an analysis block names at least one template: `analysis: {}` or `templates: []`
-/// runs nothing.
-fn runs_analysis(analysis: Option<&Value>) -> bool {
-    analysis
-        .and_then(|a| a.get("templates"))
-        .and_then(Value::as_array)
-        .is_some_and(|t| !t.is_empty())
+/// One analysis a Rollout runs: the background analysis, a step's analysis, one analysis of an
+/// experiment step, or a blue-green pre- or post-promotion analysis.
+pub(crate) struct AnalysisBlock<'a> {
+    /// Where the block is: what a finding about the block as a whole points at.
+    pub at: String,
+    /// The template references, each with its pointer. A block with none runs nothing.
+    pub refs: Vec<(String, &'a Value)>,
+    /// The `args` the block passes.
+    pub args: Option<&'a Value>,
+    /// True when the rollout waits for the analysis to complete.
+    pub blocking: bool,
+}
+
+/// Every analysis block of a Rollout, in document order within each strategy.
+///
+/// An experiment step's analyses count: Argo's rollout controller aborts the rollout when the
+/// step's Experiment ends Failed or Error (`reconcileExperiments` in `rollout/experiment.go`),
+/// and a Failed, Error or Inconclusive AnalysisRun ends the Experiment with that phase
+/// (`assessAnalysisRuns` in `experiments/experiment.go`). Each `analyses[]` entry names one
+/// template (`templateName`, `clusterScope`) with its own `args`. The step waits for the
+/// Experiment; an analysis keeps it running only when the experiment has no `duration` and the
+/// analysis is `requiredForCompletion` (with a duration, Argo terminates the runs when it ends).
+pub(crate) fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
+    /// A block that lists its templates under `templates`.
+    fn templated<'a>(
+        at: String,
+        value: &'a Value,
+        blocking: bool,
+        out: &mut Vec<AnalysisBlock<'a>>,
+    ) {
+        let refs = value
+            .get("templates")
+            .and_then(Value::as_array)
+            .map(|t| {
+                t.iter()
+                    .enumerate()
+                    .map(|(j, r)| (format!("{at}/templates/{j}"), r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(AnalysisBlock {
+            args: value.get("args"),
+            at,
+            refs,
+            blocking,
+        });
+    }
+    let mut blocks = Vec::new();
+    let canary = rollout.pointer("/spec/strategy/canary");
+    if let Some(v) = canary
+        .and_then(|c| c.get("analysis"))
+        .filter(|v| v.is_object())
+    {
+        templated(
+            "/spec/strategy/canary/analysis".into(),
+            v,
+            false,
+            &mut blocks,
+        );
+    }
+    let steps = canary
+        .and_then(|c| c.get("steps"))
+        .and_then(Value::as_array);
+    for (i, step) in steps.into_iter().flatten().enumerate() {
+        if let Some(v) = step.get("analysis").filter(|v| v.is_object()) {
+            let at = format!("/spec/strategy/canary/steps/{i}/analysis");
+            templated(at, v, true, &mut blocks);
+        }
+        let Some(experiment) = step.get("experiment") else {
+            continue;
+        };
+        let endless = experiment.get("duration").is_none_or(Value::is_null);
+        let analyses = experiment.get("analyses").and_then(Value::as_array);
+        for (k, a) in analyses.into_iter().flatten().enumerate() {
+            let at = format!("/spec/strategy/canary/steps/{i}/experiment/analyses/{k}");
+            let required = a.get("requiredForCompletion").and_then(Value::as_bool) == Some(true);
+            blocks.push(AnalysisBlock {
+                refs: vec![(at.clone(), a)],
+                args: a.get("args"),
+                at,
+                blocking: endless && required,
+            });
+        }
+    }
+    for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
+        if let Some(v) = rollout
+            .pointer(&format!("/spec/strategy/blueGreen/{key}"))
+            .filter(|v| v.is_object())
+        {
+            templated(
+                format!("/spec/strategy/blueGreen/{key}"),
+                v,
+                true,
+                &mut blocks,
+            );
+        }
+    }
+    blocks
+}
+
+/// True when the strategy at `strategy` (`/spec/strategy/canary` or `/spec/strategy/blueGreen`)
+/// runs an analysis: some block under it names at least one template (`analysis: {}` or
+/// `templates: []` runs nothing). The one meaning of "has analysis": RG202 and the injection
+/// decide by it, and the reference rules check exactly these blocks.
+pub(crate) fn has_analysis(rollout: &Value, strategy: &str) -> bool {
+    analysis_blocks(rollout).iter().any(|b| {
+        b.at.strip_prefix(strategy)
+            .is_some_and(|rest| rest.starts_with('/'))
+            && !b.refs.is_empty()
+    })
 }
 
 /// The analysis block the policy asks for. `service` is the canary (or preview) Service; when
@@ -459,6 +556,22 @@ mod tests {
             "{HEAD}  strategy:\n    canary:\n      steps:\n      - analysis: {{templates: [{{templateName: t}}]}}\n"
         ));
         assert!(inj.is_empty());
+    }
+
+    #[test]
+    fn experiment_analysis_counts_as_analysis_by_the_shared_definition() {
+        let step = |analyses: &str| {
+            format!("{HEAD}  strategy:\n    canary:\n      steps:\n      - experiment: {{templates: [{{name: c, specRef: canary}}], analyses: {analyses}}}\n")
+        };
+        let (inj, _) = mutate(&step("[{name: a, templateName: t}]"));
+        assert!(inj.is_empty(), "{inj:?}");
+        let (inj, _) = mutate(&step("[]"));
+        assert_eq!(inj, [Injection::CanaryAnalysis]);
+        let obj = objects(&step("[{name: a, templateName: t}]"))
+            .pop()
+            .unwrap();
+        assert!(has_analysis(&obj.value, "/spec/strategy/canary"));
+        assert!(!has_analysis(&obj.value, "/spec/strategy/blueGreen"));
     }
 
     #[test]

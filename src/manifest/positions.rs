@@ -6,7 +6,7 @@
 //! node and holds no strings: a mapping's children are found through the JSON value, whose keys
 //! are in source order (keys are unique and the map preserves insertion order).
 
-use super::yaml::{Node, NodeData};
+use super::yaml::{Node, NodeData, Span};
 use serde_json::Value;
 
 /// Start positions of a document's nodes, in preorder, and end positions of its scalars. Mapping
@@ -32,7 +32,7 @@ impl Positions {
     /// The positions of `root` and everything under it.
     pub fn of(root: &Node) -> Positions {
         let mut nodes = Vec::new();
-        push(&mut nodes, root);
+        push(&mut nodes, root, None);
         nodes.shrink_to_fit();
         Positions { nodes }
     }
@@ -87,24 +87,26 @@ impl Positions {
     }
 }
 
-fn push(nodes: &mut Vec<Entry>, node: &Node) {
+/// Pushes `node`'s subtree. `alias` is the `*name` whose expansion holds it, if any: every node
+/// of an expansion is placed at the outermost alias that brought it in, since the anchored text
+/// is another part of the document (often another object's).
+fn push(nodes: &mut Vec<Entry>, node: &Node, alias: Option<&Span>) {
     let at = nodes.len();
-    let scalar = matches!(node.data, NodeData::Scalar { .. });
+    let alias = alias.or(node.alias.as_deref());
+    let span = alias.unwrap_or(&node.span);
+    // An alias is reported as the `*name` it is: its end is marked whatever it expands to.
+    let ends = alias.is_some() || matches!(node.data, NodeData::Scalar { .. });
     nodes.push(Entry {
-        line: node.span.start.line as u32,
-        column: node.span.start.column as u32,
+        line: span.start.line as u32,
+        column: span.start.column as u32,
         end: 0,
-        end_line: if scalar { node.span.end.line as u32 } else { 0 },
-        end_column: if scalar {
-            node.span.end.column as u32
-        } else {
-            0
-        },
+        end_line: if ends { span.end.line as u32 } else { 0 },
+        end_column: if ends { span.end.column as u32 } else { 0 },
     });
     match &node.data {
         NodeData::Scalar { .. } => {}
-        NodeData::Seq { items, .. } => items.iter().for_each(|n| push(nodes, n)),
-        NodeData::Map { entries, .. } => entries.iter().for_each(|(_, v)| push(nodes, v)),
+        NodeData::Seq { items, .. } => items.iter().for_each(|n| push(nodes, n, alias)),
+        NodeData::Map { entries, .. } => entries.iter().for_each(|(_, v)| push(nodes, v, alias)),
     }
     nodes[at].end = nodes.len() as u32;
 }
@@ -149,5 +151,26 @@ mod tests {
                 "{pointer}"
             );
         }
+    }
+
+    #[test]
+    fn everything_inside_an_alias_is_placed_at_the_alias() {
+        let text = "base: &b\n  limit: 1\n  inner: [x, {deep: y}]\nuse: *b\nlist:\n  - *b\nnested: &n {b: *b}\nagain: *n\n";
+        let root = parse_stream(text).unwrap().remove(0).root.unwrap();
+        let value = to_json(&root);
+        let positions = Positions::of(&root);
+        let at = |p: &str| positions.locate_with_end(&value, p);
+        // The anchor's own text keeps its positions.
+        assert_eq!(at("/base/limit").0, (2, 10));
+        // An alias and everything under it: the `*b` (and its end), however deep.
+        for p in ["/use", "/use/limit", "/use/inner/1/deep", "/use/missing"] {
+            assert_eq!(at(p).0, (4, 6), "{p}");
+        }
+        assert_eq!(at("/use/inner/1/deep").1, Some((4, 8)));
+        assert_eq!(at("/list/0/limit").0, (6, 5));
+        // Inside the anchored `nested` the inner alias is its own `*b`; through `*n` the outer
+        // alias wins, since the anchored text belongs to another place.
+        assert_eq!(at("/nested/b/limit").0, (7, 16));
+        assert_eq!(at("/again/b/limit").0, (8, 8));
     }
 }

@@ -37,8 +37,13 @@ pub struct Span {
 /// One YAML node with its span.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// Where the node's text is. An alias's expansion keeps the spans of the anchored text it
+    /// copies (an edit must know that it would change the anchor), so see also `alias`.
     pub span: Span,
     pub data: NodeData,
+    /// Where the `*name` is when this node is an alias's expansion: what a finding about the
+    /// node, or about anything inside it, points at. Boxed: aliases are rare, nodes are many.
+    pub alias: Option<Box<Span>>,
 }
 
 /// What a node holds.
@@ -333,6 +338,7 @@ impl Builder {
                         style,
                         tag: tag.map(|t| t.suffix.clone()),
                     },
+                    alias: None,
                 };
                 self.count(1)?;
                 if anchor > 0 {
@@ -354,7 +360,8 @@ impl Builder {
                     ));
                 }
                 self.count(size)?;
-                let node = self.anchors[&id].0.clone();
+                let mut node = self.anchors[&id].0.clone();
+                node.alias = Some(Box::new(span));
                 self.push(node)
             }
             Event::SequenceStart(anchor, _) => {
@@ -399,6 +406,7 @@ impl Builder {
                             Node {
                                 span: Span { start, end },
                                 data: NodeData::Seq { items, flow },
+                                alias: None,
                             },
                             anchor,
                         )
@@ -420,6 +428,7 @@ impl Builder {
                             Node {
                                 span: Span { start, end },
                                 data: NodeData::Map { entries, flow },
+                                alias: None,
                             },
                             anchor,
                         )

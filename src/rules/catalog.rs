@@ -69,10 +69,24 @@ rules! {
         "The file cannot be parsed, so nothing in it can be checked and kubectl would refuse it too. \
          Unrendered Helm templates are the usual cause: `{{ }}` outside quotes is not YAML.",
         "Fix the syntax at the reported position; for a Helm chart lint the rendered output: `helm template . | rollout-guard lint -`.";
+    RG002 = "RG002", "duplicate-object", Warn,
+        "Two objects in one directory (or stream) with the same kind, namespace and name.",
+        "The API server holds one object per kind, namespace and name: applying both, the one applied last \
+         replaces the other, which never runs. rollout-guard's catalog keeps one of them too, so references \
+         (analysis templates, `workloadRef`) may be checked against the copy that will not be applied. \
+         Usually a stale copy or a forgotten rename. Objects are compared within one directory (what one \
+         `kubectl apply -f DIR` takes, and what the catalog resolves references within), so that overlays \
+         and environments in sibling directories are not reported; objects that leave the namespace to \
+         `kubectl -n` match only each other. The finding is on the later object and names the file and line \
+         of both. Reported by the linter only: the webhook reviews one object at a time.",
+        "Rename one of them, delete the stale copy, or give each its `metadata.namespace`.";
     RG101 = "RG101", "missing-failure-limit", Deny,
         "A metric without an explicit `failureLimit`.",
         "Argo Rollouts defaults `failureLimit` to 0, so the first failed measurement aborts the rollout; \
-         people who leave it out rarely mean that, and the analysis flaps on the first noisy sample.",
+         people who leave it out rarely mean that, and the analysis flaps on the first noisy sample. \
+         A metric measured once (no `interval`, and `count` absent or at most 1, such as a one-shot job) is \
+         not reported: with one measurement a `failureLimit` of 1 or more can never trip (Argo fails only when \
+         failures exceed the limit), so the default 0 is the only limit that means anything there.",
         "Set `failureLimit` on the metric (for example `failureLimit: 3`) so that the number of tolerated failures is a decision.";
     RG102 = "RG102", "invalid-promql", Deny,
         "A Prometheus `query` that is not valid PromQL, checked after `{{args.*}}` substitution.",
@@ -106,13 +120,18 @@ rules! {
         "Write durations with a unit (`1m`, `90s`) and set `interval` whenever `count` is above 1.";
     RG108 = "RG108", "unworkable-limits", Deny,
         "Limits that cannot work: negative limits, `-1` misuse, or a `count` too small for the limits.",
-        "Argo rejects negative limits; `failureLimit: -1` (no failure limit) is only meaningful with \
-         `consecutiveSuccessLimit > 0`; a `count` below `inconclusiveLimit` or `consecutiveSuccessLimit` can never reach it.",
-        "Use non-negative limits, pair `failureLimit: -1` with `consecutiveSuccessLimit`, and make `count` large enough.";
+        "Follows Argo's `ValidateMetric` (utils/analysis/factory.go), which rejects the AnalysisRun, so the \
+         analysis errors when it starts: negative limits; `failureLimit: -1` (no failure limit) without \
+         `consecutiveSuccessLimit > 0`; and, for a bounded `count`, a count below `failureLimit`, below \
+         `inconclusiveLimit` or `consecutiveSuccessLimit`, or below `failureLimit + consecutiveSuccessLimit` \
+         when both are 0 or more (`count: 2, failureLimit: 1, consecutiveSuccessLimit: 2` is rejected).",
+        "Use non-negative limits, pair `failureLimit: -1` with `consecutiveSuccessLimit`, and make `count` at least `failureLimit + consecutiveSuccessLimit`.";
     RG109 = "RG109", "endless-blocking-analysis", Deny,
         "A metric that runs forever (an `interval` and no `count`) inside a step or blue-green analysis.",
         "A step or blue-green promotion analysis blocks the rollout until it completes; a metric with an \
-         interval and no count never completes, so the rollout never promotes. Only background analysis may run forever.",
+         interval and no count never completes, so the rollout never promotes. Only background analysis may run forever. \
+         An experiment step's analysis blocks only when the experiment has no `duration` and the analysis is \
+         `requiredForCompletion` (with a duration, Argo ends the runs when it elapses).",
         "Give the metric a `count`, or run the template as background analysis (`canary.analysis`).";
     RG110 = "RG110", "undeclared-argument", Deny,
         "`{{args.x}}` used in a template but `x` is not declared in `spec.args`.",
@@ -121,14 +140,16 @@ rules! {
     RG111 = "RG111", "missing-template-argument", Deny,
         "A Rollout that does not supply a required template argument.",
         "An argument with no `value` and no `valueFrom` in the template must come from the Rollout; \
-         otherwise the AnalysisRun fails to start and the rollout is aborted.",
+         otherwise the AnalysisRun fails to start and the rollout is aborted. Checked for every analysis: \
+         background, steps, blue-green, and each `analyses[]` entry of an experiment step (with its own `args`).",
         "Pass the argument in the Rollout's analysis `args`, or give it a default in the template.";
     RG112 = "RG112", "unknown-template", Warn,
         "An analysis that names a template rollout-guard cannot find.",
         "The template is neither in the input nor among the shipped templates (with `serve --cluster`: not in \
          the cluster). It may already exist in the cluster, or come in the same apply, so this is a warning; if \
          it does not, the rollout is aborted when the analysis starts. An analysis the policy injects is \
-         checked the same way, at the injected reference.",
+         checked the same way, at the injected reference, and so is each experiment step analysis \
+         (`templateName`, `clusterScope`).",
         "Check the template name and `clusterScope`, or lint the template together with the Rollout; for an \
          injected analysis, install the policy's default template (the Helm chart does).";
     RG113 = "RG113", "invalid-provider", Deny,
@@ -137,9 +158,10 @@ rules! {
          `timeout` a non-negative number of seconds.",
         "Use a full URL such as `http://prometheus.monitoring:9090`, a positive `timeout`, and unique metric names.";
     RG114 = "RG114", "unreachable-failure-limit", Deny,
-        "A `failureLimit` that can never trip: `failureLimit >= count`.",
+        "A `failureLimit` that can never trip: `failureLimit` equal to `count`.",
         "Argo fails a metric only when failures exceed the limit (`failed > failureLimit`), so with \
-         `count: 3, failureLimit: 3` all three measurements can fail and the analysis still succeeds.",
+         `count: 3, failureLimit: 3` all three measurements can fail and the analysis still succeeds. \
+         A `failureLimit` above `count` is RG108's: Argo rejects that AnalysisRun outright.",
         "Make `failureLimit` smaller than `count` (for example `count: 5, failureLimit: 2`).";
     RG201 = "RG201", "missing-canary-steps", Warn,
         "A Rollout with no canary steps: the mutating webhook injects the policy's default steps.",
@@ -149,7 +171,12 @@ rules! {
     RG202 = "RG202", "missing-analysis", Warn,
         "A Rollout with no analysis: the mutating webhook injects the policy's default analysis.",
         "Without analysis nothing measures the new version and a bad release is never rolled back automatically. \
-         The mutating webhook adds a background analysis with the policy's default template.",
+         The mutating webhook adds a background analysis with the policy's default template. A Rollout has \
+         analysis when a background, step, blue-green or experiment step analysis names a template \
+         (`analysis: {}` or `templates: []` runs nothing). An experiment's analyses count: Argo aborts the \
+         rollout when the step's Experiment fails or errors (`reconcileExperiments` in rollout/experiment.go), \
+         and a failed AnalysisRun ends its Experiment as failed (`assessAnalysisRuns` in experiments/experiment.go). The linter, the webhook and `--fix` decide by \
+         the same definition.",
         "Reference an analysis template, or run `rollout-guard lint --fix` to add the policy's default analysis.";
     RG203 = "RG203", "invalid-step", Deny,
         "Step errors: weight outside 0..100, several kinds in one step, bad pause duration.",
@@ -157,10 +184,14 @@ rules! {
          neither whole seconds nor a Go duration.",
         "Give each step exactly one action, weights between 0 and 100, and pauses like `30`, `30s` or `5m`.";
     RG204 = "RG204", "invalid-strategy", Deny,
-        "Strategy errors: none or both strategies, or a canary service equal to the stable service.",
+        "Strategy errors: none or both strategies, canary service equal to stable, or traffic routing without both services.",
         "A Rollout needs exactly one of `canary` and `blueGreen`; the canary and stable services (or the \
-         active and preview services) must differ, or both versions receive the same traffic.",
-        "Choose one strategy and give the two services different names.";
+         active and preview services) must differ, or both versions receive the same traffic. A canary with \
+         `trafficRouting` (nginx, ALB, SMI, Istio with VirtualServices, a plugin, any router) needs both \
+         `canaryService` and `stableService`; Argo rejects the Rollout otherwise (\"Canary service and Stable \
+         service must to be set to use Traffic Routing\"), except with an Istio `destinationRule` or \
+         `pingPong` (`requireCanaryStableServices` in pkg/apis/rollouts/validation/validation.go).",
+        "Choose one strategy, give the two services different names, and set both `canaryService` and `stableService` when routing traffic.";
     RG301 = "RG301", "unmanaged-deployment", Warn,
         "A Deployment in a namespace that requires progressive delivery and no Rollout manages it.",
         "A plain Deployment updates with no canary and no analysis. A Deployment counts as managed when a Rollout \
@@ -200,6 +231,20 @@ mod tests {
         for r in ALL {
             assert!(r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
             assert!(!r.doc.is_empty() && !r.help.is_empty());
+        }
+    }
+
+    #[test]
+    fn docs_state_the_argo_behaviour_they_follow() {
+        // The single-measurement exemption is behaviour (tests/rules/RG101), so the doc says it.
+        assert!(RG101.doc.contains("measured once"), "{}", RG101.doc);
+        for (rule, source) in [
+            (&RG108, "utils/analysis/factory.go"),
+            (&RG202, "rollout/experiment.go"),
+            (&RG202, "experiments/experiment.go"),
+            (&RG204, "pkg/apis/rollouts/validation/validation.go"),
+        ] {
+            assert!(rule.doc.contains(source), "{} cites {source}", rule.id);
         }
     }
 }

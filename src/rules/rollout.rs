@@ -5,6 +5,7 @@ use super::Sink;
 use crate::catalog::{scalar_text, Catalog, Coverage, TemplateInfo};
 use crate::check::{duration, promql};
 use crate::manifest::Object;
+use crate::mutate::{analysis_blocks, AnalysisBlock};
 use serde_json::Value;
 
 /// Step actions; a step needs at least one.
@@ -26,8 +27,8 @@ const EXCLUSIVE_STEP_KINDS: &[&str] = &["setWeight", "pause", "experiment", "ana
 pub(super) fn check(obj: &Object, catalog: &Catalog, out: &mut Sink) {
     rg204_invalid_strategy(&obj.value, out);
     rg203_invalid_steps(&obj.value, out);
-    for group in analysis_groups(&obj.value) {
-        check_references(obj, &group, catalog, out);
+    for block in analysis_blocks(&obj.value) {
+        check_references(obj, &block, catalog, out);
     }
 }
 
@@ -37,61 +38,11 @@ pub(super) fn check_injected(obj: &Object, injected: &[&str], catalog: &Catalog,
         at.strip_prefix(block)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    for group in analysis_groups(&obj.value) {
-        if injected.iter().any(|block| under(&group.at, block)) {
-            check_references(obj, &group, catalog, out);
+    for block in analysis_blocks(&obj.value) {
+        if injected.iter().any(|at| under(&block.at, at)) {
+            check_references(obj, &block, catalog, out);
         }
     }
-}
-
-/// Where a Rollout runs analysis, and whether the rollout waits for it to finish.
-pub(crate) struct AnalysisGroup<'a> {
-    pub at: String,
-    pub value: &'a Value,
-    pub blocking: bool,
-}
-
-/// Every analysis block of a Rollout: background, steps, and blue-green pre/post promotion.
-pub(crate) fn analysis_groups(rollout: &Value) -> Vec<AnalysisGroup<'_>> {
-    let mut groups = Vec::new();
-    let canary = rollout.pointer("/spec/strategy/canary");
-    if let Some(v) = canary
-        .and_then(|c| c.get("analysis"))
-        .filter(|v| v.is_object())
-    {
-        groups.push(AnalysisGroup {
-            at: "/spec/strategy/canary/analysis".into(),
-            value: v,
-            blocking: false,
-        });
-    }
-    if let Some(steps) = canary
-        .and_then(|c| c.get("steps"))
-        .and_then(Value::as_array)
-    {
-        for (i, step) in steps.iter().enumerate() {
-            if let Some(v) = step.get("analysis").filter(|v| v.is_object()) {
-                groups.push(AnalysisGroup {
-                    at: format!("/spec/strategy/canary/steps/{i}/analysis"),
-                    value: v,
-                    blocking: true,
-                });
-            }
-        }
-    }
-    for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
-        if let Some(v) = rollout
-            .pointer(&format!("/spec/strategy/blueGreen/{key}"))
-            .filter(|v| v.is_object())
-        {
-            groups.push(AnalysisGroup {
-                at: format!("/spec/strategy/blueGreen/{key}"),
-                value: v,
-                blocking: true,
-            });
-        }
-    }
-    groups
 }
 
 /// An argument the Rollout passes to an analysis.
@@ -152,10 +103,9 @@ fn merge_args<'a>(templates: &[(String, &'a TemplateInfo)], passed: &[Passed]) -
     merged
 }
 
-fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out: &mut Sink) {
+fn check_references(obj: &Object, group: &AnalysisBlock, catalog: &Catalog, out: &mut Sink) {
     let passed: Vec<Passed> = group
-        .value
-        .get("args")
+        .args
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -169,12 +119,9 @@ fn check_references(obj: &Object, group: &AnalysisGroup, catalog: &Catalog, out:
                 .collect()
         })
         .unwrap_or_default();
-    let Some(refs) = group.value.get("templates").and_then(Value::as_array) else {
-        return;
-    };
     let mut found = Vec::new();
-    for (j, t) in refs.iter().enumerate() {
-        let at = format!("{}/templates/{j}", group.at);
+    for (at, t) in &group.refs {
+        let at = at.clone();
         let Some(name) = t.get("templateName").and_then(Value::as_str) else {
             continue;
         };
@@ -340,6 +287,9 @@ fn rg204_invalid_strategy(rollout: &Value, out: &mut Sink) {
             );
         }
     }
+    if let Some(c) = canary {
+        rg204_traffic_routing_services(c, |k| text(canary, k).is_some(), out);
+    }
     if blue_green.is_some() {
         match (text(blue_green, "activeService"), text(blue_green, "previewService")) {
             (None, _) => out.report(
@@ -353,6 +303,45 @@ fn rg204_invalid_strategy(rollout: &Value, out: &mut Sink) {
                 format!("activeService and previewService are both \"{a}\"; they must be different Services"),
             ),
             _ => {}
+        }
+    }
+}
+
+/// Argo's `requireCanaryStableServices` (pkg/apis/rollouts/validation/validation.go): a canary
+/// with `trafficRouting` needs both Services, unless it routes through an Istio DestinationRule
+/// (subsets, not Services) or uses `pingPong`. Argo reports each missing one at its field.
+fn rg204_traffic_routing_services(canary: &Value, set: impl Fn(&str) -> bool, out: &mut Sink) {
+    let present = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+    let routing = canary.get("trafficRouting");
+    if !present(routing)
+        || present(routing.and_then(|r| r.pointer("/istio/destinationRule")))
+        || present(canary.get("pingPong"))
+    {
+        return;
+    }
+    let routers: Vec<&str> = routing
+        .and_then(Value::as_object)
+        .map(|r| {
+            r.keys()
+                .map(String::as_str)
+                .filter(|k| *k != "managedRoutes")
+                .collect()
+        })
+        .unwrap_or_default();
+    let with = if routers.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", routers.join(", "))
+    };
+    for key in ["stableService", "canaryService"] {
+        if !set(key) {
+            out.report(
+                &RG204,
+                format!("/spec/strategy/canary/{key}"),
+                format!(
+                    "canary uses trafficRouting{with} but sets no {key}; Argo rejects the Rollout: \"Canary service and Stable service must to be set to use Traffic Routing\""
+                ),
+            );
         }
     }
 }
@@ -519,5 +508,74 @@ mod tests {
             ["RG204"]
         );
         assert_eq!(ids(&rollout("    {}\n")), ["RG204"]);
+    }
+
+    #[test]
+    fn rg204_traffic_routing_needs_both_services() {
+        let nginx = GOOD
+            .replace("      canaryService: c\n      stableService: s\n", "")
+            .replace(
+                "    canary:\n",
+                "    canary:\n      trafficRouting: {nginx: {stableIngress: web}}\n",
+            );
+        assert_eq!(
+            findings(&rollout(&nginx)),
+            [
+                ("RG204".into(), "/spec/strategy/canary/stableService".into()),
+                ("RG204".into(), "/spec/strategy/canary/canaryService".into())
+            ]
+        );
+        let one = GOOD.replace("      stableService: s\n", "").replace(
+            "    canary:\n",
+            "    canary:\n      trafficRouting: {smi: {}}\n",
+        );
+        assert_eq!(
+            findings(&rollout(&one)),
+            [("RG204".into(), "/spec/strategy/canary/stableService".into())]
+        );
+        // Argo's exceptions: an Istio DestinationRule routes by subset, pingPong by its own pair.
+        for exempt in [
+            "{istio: {virtualService: {name: v}, destinationRule: {name: d, canarySubsetName: c, stableSubsetName: s}}}",
+            "{alb: {ingress: i, rootService: r, servicePort: 80}}\n      pingPong: {pingService: a, pongService: b}",
+        ] {
+            let r = GOOD
+                .replace("      canaryService: c\n      stableService: s\n", "")
+                .replace("    canary:\n", &format!("    canary:\n      trafficRouting: {exempt}\n"));
+            assert!(ids(&rollout(&r)).is_empty(), "{exempt}: {:?}", findings(&rollout(&r)));
+        }
+    }
+
+    fn experiment(analysis: &str, duration: &str) -> String {
+        format!("    canary:\n      steps:\n      - experiment:\n{duration}          templates: [{{name: canary, specRef: canary}}]\n          analyses:\n          - {analysis}\n")
+    }
+
+    #[test]
+    fn experiment_analyses_are_resolved() {
+        let good = "{name: a, templateName: rate, args: [{name: svc, value: c}]}";
+        assert!(ids(&rollout(&experiment(good, ""))).is_empty());
+        // RG112 at the entry that names the template.
+        assert_eq!(
+            findings(&rollout(&experiment(&good.replace("rate", "nope"), ""))),
+            [(
+                "RG112".into(),
+                "/spec/strategy/canary/steps/0/experiment/analyses/0".into()
+            )]
+        );
+        assert_eq!(
+            ids(&rollout(&experiment(
+                &good.replace("rate,", "rate, clusterScope: true,"),
+                ""
+            ))),
+            ["RG112"]
+        );
+        // RG111: the entry's own args are what the run gets.
+        assert_eq!(
+            ids(&rollout(&experiment("{name: a, templateName: rate}", ""))),
+            ["RG111"]
+        );
+        // RG109: the experiment waits for a required analysis only when it has no duration.
+        let required = good.replace("rate,", "rate, requiredForCompletion: true,");
+        assert_eq!(ids(&rollout(&experiment(&required, ""))), ["RG109"]);
+        assert!(ids(&rollout(&experiment(&required, "          duration: 5m\n"))).is_empty());
     }
 }

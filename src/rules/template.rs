@@ -354,20 +354,49 @@ fn rg108_unworkable_limits(m: &Metric, out: &mut Sink) {
             }
         }
     }
-    if let IntField::Known(c) = count {
-        for key in ["inconclusiveLimit", "consecutiveSuccessLimit"] {
-            if let IntField::Known(v) = m.int(key) {
-                if c > 0 && c < v {
-                    out.report(
-                        &RG108,
-                        m.ptr(key),
-                        format!(
-                            "metric \"{}\": {key} {v} can never be reached with count {c}",
-                            m.name
-                        ),
-                    );
-                }
+    // Argo's ValidateMetric (utils/analysis/factory.go) rejects the AnalysisRun when a bounded
+    // count cannot hold the limits.
+    let IntField::Known(c) = count else { return };
+    if c <= 0 {
+        return;
+    }
+    let failure = m.int("failureLimit");
+    if let IntField::Known(f) = failure {
+        if c < f {
+            out.report(
+                &RG108,
+                m.ptr("failureLimit"),
+                format!(
+                    "metric \"{}\": count {c} is less than failureLimit {f}; Argo rejects the AnalysisRun (count must be >= failureLimit)",
+                    m.name
+                ),
+            );
+        }
+    }
+    for key in ["inconclusiveLimit", "consecutiveSuccessLimit"] {
+        if let IntField::Known(v) = m.int(key) {
+            if c < v {
+                out.report(
+                    &RG108,
+                    m.ptr(key),
+                    format!(
+                        "metric \"{}\": count {c} is less than {key} {v}; Argo rejects the AnalysisRun (count must be >= {key})",
+                        m.name
+                    ),
+                );
             }
+        }
+    }
+    if let (IntField::Known(f), IntField::Known(s)) = (failure, success) {
+        if f >= 0 && s >= 0 && c >= f && c >= s && c < f + s {
+            out.report(
+                &RG108,
+                m.ptr("count"),
+                format!(
+                    "metric \"{}\": count {c} is less than failureLimit + consecutiveSuccessLimit ({f} + {s}); Argo rejects the AnalysisRun (count must be >= failureLimit + consecutiveSuccessLimit when both are set)",
+                    m.name
+                ),
+            );
         }
     }
 }
@@ -419,7 +448,7 @@ fn rg114_unreachable_failure_limit(m: &Metric, out: &mut Sink) {
     if let (IntField::Known(count), IntField::Known(limit)) =
         (m.int("count"), m.int("failureLimit"))
     {
-        if count > 0 && limit >= 0 && limit >= count {
+        if count > 0 && limit == count {
             out.report(
                 &RG114,
                 m.ptr("failureLimit"),
@@ -588,6 +617,51 @@ mod tests {
                 "failureLimit: 2\n    consecutiveSuccessLimit: 9"
             ),
             ["RG108"]
+        );
+    }
+
+    #[test]
+    fn rg108_count_below_failure_plus_success_limit_is_rejected_by_argo() {
+        let t = template(&GOOD.replace(
+            "count: 5\n    failureLimit: 2",
+            "count: 2\n    failureLimit: 1\n    consecutiveSuccessLimit: 2",
+        ));
+        let found = findings(&t);
+        assert_eq!(found, [("RG108".into(), "/spec/metrics/0/count".into())]);
+        let objs = crate::rules::testing::objects(&t);
+        let mut sink = crate::rules::Sink::default();
+        super::check(&objs[0], &mut sink);
+        let message = &sink.findings[0].message;
+        assert!(
+            message.contains("Argo rejects the AnalysisRun"),
+            "{message}"
+        );
+        // Enough room for both, or one of them unset or -1: accepted.
+        for ok in [
+            "count: 3\n    failureLimit: 1\n    consecutiveSuccessLimit: 2",
+            "count: 2\n    failureLimit: 1",
+            "count: 2\n    failureLimit: -1\n    consecutiveSuccessLimit: 2",
+        ] {
+            let t = template(&GOOD.replace("count: 5\n    failureLimit: 2", ok));
+            assert!(ids(&t).is_empty(), "{ok}: {:?}", findings(&t));
+        }
+    }
+
+    #[test]
+    fn rg108_count_below_failure_limit_is_rejected_not_rg114() {
+        assert_eq!(
+            with(
+                "count: 5\n    failureLimit: 2",
+                "count: 3\n    failureLimit: 5"
+            ),
+            ["RG108"]
+        );
+        assert_eq!(
+            with(
+                "count: 5\n    failureLimit: 2",
+                "count: 3\n    failureLimit: 3"
+            ),
+            ["RG114"]
         );
     }
 
