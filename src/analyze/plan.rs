@@ -676,6 +676,38 @@ mod tests {
     }
 
     #[test]
+    fn every_analysis_block_of_a_rollout() {
+        let text = format!(
+            "{}---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: bg}}\nspec:\n  strategy:\n    blueGreen:\n      prePromotionAnalysis: {{templates: [{{templateName: rate}}], args: [{{name: svc, value: a}}]}}\n      postPromotionAnalysis: {{templates: [{{templateName: rate}}, {{templateName: gone}}], args: [{{name: svc, value: b}}]}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: c}}\nspec:\n  strategy:\n    canary:\n      analysis: {{templates: [{{templateName: rate}}], args: [{{name: svc, valueFrom: {{podTemplateHashValue: Latest}}}}]}}\n",
+            T.replace("{{ args.min }}", "1")
+        );
+        let a = analyses(&text, &[]);
+        let at: Vec<_> = a.iter().map(|a| a.at.as_deref().unwrap_or("")).collect();
+        assert_eq!(
+            at,
+            [
+                "/spec/strategy/blueGreen/prePromotionAnalysis",
+                "/spec/strategy/blueGreen/postPromotionAnalysis",
+                "/spec/strategy/canary/analysis"
+            ]
+        );
+        assert_eq!(a[0].problem, None);
+        assert!(
+            matches!(&a[1].problem, Some(Problem::Usage(m)) if m.contains("\"gone\"")),
+            "{:?}",
+            a[1]
+        );
+        assert!(
+            matches!(&a[2].problem, Some(Problem::Usage(m)) if m.contains("pod template hash")),
+            "{:?}",
+            a[2]
+        );
+        // --arg fills what only the cluster knows.
+        let a = analyses(&text, &args(&[("svc", "c")]));
+        assert_eq!(a[2].problem, None);
+    }
+
+    #[test]
     fn address_override_and_checks() {
         let text = T.replace("{{ args.min }}", "1");
         let objs = objects(&text);

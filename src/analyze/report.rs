@@ -274,8 +274,8 @@ pub fn backtest(
     match (value_min, value_max) {
         (Some(lo), Some(hi)) => summary.push_str(&format!(
             "; the measured value ranged {}-{}",
-            go_float(lo),
-            go_float(hi)
+            short(lo),
+            short(hi)
         )),
         _ => summary.push_str("; no number was measured"),
     }
@@ -305,6 +305,20 @@ pub fn backtest(
         trace_values,
         trace_phases,
         summary,
+    }
+}
+
+/// A value for people: at most four decimals, trailing zeros dropped (the JSON keeps it whole).
+pub fn short(v: f64) -> String {
+    if !v.is_finite() || v.abs() >= 1e15 {
+        return go_float(v);
+    }
+    let text = format!("{v:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
     }
 }
 
@@ -373,7 +387,7 @@ pub fn human(r: &Report) -> String {
         if let Some(at) = &a.at {
             out.push_str(&format!(" {at}"));
         }
-        if !a.templates.is_empty() {
+        if !a.templates.is_empty() && a.templates != [a.object.clone()] {
             out.push_str(&format!(" ({})", a.templates.join(", ")));
         }
         out.push('\n');
@@ -404,12 +418,12 @@ pub fn human(r: &Report) -> String {
             }
         }
         let line = |cells: [&str; 4]| {
-            let mut s = String::from(" ");
+            let mut s = String::from("  ");
             for (i, c) in cells.iter().enumerate() {
                 if i == 3 {
-                    s.push_str(&format!(" {c}"));
+                    s.push_str(c);
                 } else {
-                    s.push_str(&format!(" {c:<w$}", w = widths[i]));
+                    s.push_str(&format!("{c:<w$}  ", w = widths[i]));
                 }
             }
             format!("{}\n", s.trim_end())
@@ -427,6 +441,14 @@ pub fn human(r: &Report) -> String {
                     b.trace_phases
                 ));
                 out.push_str(&format!("  {}: {}\n", m.name, b.summary));
+                if let Some(first) = b.failed_at.first() {
+                    out.push_str(&format!(
+                        "  {}: {} failed measurement{}, the first at {first}\n",
+                        m.name,
+                        b.failed_at.len(),
+                        plural(b.failed_at.len())
+                    ));
+                }
                 if let Some(e) = &b.first_error {
                     out.push_str(&format!(
                         "  {}: first error at {}: {}\n",
@@ -464,7 +486,7 @@ fn row(m: &MetricReport) -> [String; 4] {
         let c = &b.measurements;
         let r = &b.runs;
         let range = match (b.value_min, b.value_max) {
-            (Some(lo), Some(hi)) => format!("{}-{}", go_float(lo), go_float(hi)),
+            (Some(lo), Some(hi)) => format!("{}-{}", short(lo), short(hi)),
             _ => "-".into(),
         };
         return [
@@ -553,6 +575,14 @@ mod tests {
         assert_eq!(b.trace_phases, "....FF....");
         assert_eq!(b.trace_values.chars().nth(4), Some('▁'));
         assert_eq!(b.trace_values.chars().next(), Some('█'));
+    }
+
+    #[test]
+    fn short_values() {
+        assert_eq!(short(0.8928571428571429), "0.8929");
+        assert_eq!(short(1.0), "1");
+        assert_eq!(short(-0.00001), "0");
+        assert_eq!(short(f64::NAN), "NaN");
     }
 
     #[test]
