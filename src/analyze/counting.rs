@@ -184,9 +184,21 @@ fn limit_breached(limits: &Limits, c: &Counters) -> Option<(Verdict, String)> {
 
 /// One run started at every measurement: run `i` sees `phases[i..]`.
 pub fn sliding(limits: &Limits, phases: &[Verdict]) -> Vec<RunOutcome> {
-    (0..phases.len())
-        .map(|i| assess(limits, phases[i..].iter().copied()))
-        .collect()
+    let mut out: Vec<RunOutcome> = Vec::with_capacity(phases.len());
+    // With no count and no success streak, only a limit ends a run; a later start sees a
+    // subset of the same measurements, so once a run is still going at the end every later
+    // one is too. This keeps a week of steps from costing a square of its length.
+    let only_limits_end = limits.count.is_none() && limits.consecutive_success_limit <= 0;
+    for i in 0..phases.len() {
+        if only_limits_end && out.last().is_some_and(|r| r.verdict.is_none()) {
+            let mut r = out[i - 1].clone();
+            r.measurements = phases.len() - i;
+            out.push(r);
+            continue;
+        }
+        out.push(assess(limits, phases[i..].iter().copied()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -278,6 +290,22 @@ mod tests {
                 None,
                 None
             ]
+        );
+    }
+
+    #[test]
+    fn unbounded_runs_after_an_unfinished_one_are_unfinished() {
+        let l = limits(None, 1);
+        let phases = [Failed, Successful, Failed, Successful, Successful, Failed];
+        let fast = sliding(&l, &phases);
+        let slow: Vec<RunOutcome> = (0..phases.len())
+            .map(|i| assess(&l, phases[i..].iter().copied()))
+            .collect();
+        assert_eq!(fast, slow);
+        let verdicts: Vec<_> = fast.iter().map(|r| r.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [Some(Failed), Some(Failed), Some(Failed), None, None, None]
         );
     }
 

@@ -7,6 +7,7 @@
 //! to Argo's values), [`counting`] (Argo's limits), [`report`] (the result and its rendering).
 //! The edges: [`prom`] (HTTP) and [`run`].
 
+pub mod classify;
 pub mod convert;
 pub mod counting;
 pub mod plan;
@@ -117,8 +118,10 @@ pub fn options(req: &Request, now_ms: i64) -> Result<run::Options, String> {
         None => None,
     };
     if let (Some((_, window)), Some(step)) = (&since, step_ms) {
-        if window / step > 1_000_000 {
-            return Err("--since/--step make more than a million timestamps".into());
+        if window / step > 100_000 {
+            return Err(
+                "--since/--step make more than 100,000 timestamps; use a longer --step".into(),
+            );
         }
     }
     Ok(run::Options {

@@ -151,6 +151,8 @@ pub struct Backtest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_max: Option<f64>,
     pub nan_values: usize,
+    /// Measurements whose vector was empty (no series matched: a wrong label, or no traffic).
+    pub empty_results: usize,
     pub runs: RunCounts,
     /// Start of the first run that ended Failed, and Argo's reason.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,6 +208,10 @@ pub fn backtest(
     let mut failed_at = Vec::new();
     let mut first_error = None;
     let (mut lo, mut hi, mut nan) = (f64::INFINITY, f64::NEG_INFINITY, 0);
+    let empty = points
+        .iter()
+        .filter(|p| p.value.as_deref() == Some("[]"))
+        .count();
     for p in points {
         counts.add(p.phase);
         if p.phase == Verdict::Failed {
@@ -282,6 +288,12 @@ pub fn backtest(
     if !condition.is_empty() {
         summary.push_str(&format!(" against `{condition}`"));
     }
+    if empty > 0 {
+        summary.push_str(&format!(
+            "; {empty} of {} measurements had no series (an empty result)",
+            points.len()
+        ));
+    }
     Backtest {
         from: points
             .first()
@@ -299,6 +311,7 @@ pub fn backtest(
         value_min,
         value_max,
         nan_values: nan,
+        empty_results: empty,
         runs: rc,
         first_failed_run,
         first_errored_run,

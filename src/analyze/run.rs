@@ -19,8 +19,14 @@ use super::plan::{Analysis, Metric, Problem, Prometheus, Provider};
 use super::prom::{Answer, Client, Unreachable};
 use super::report::{self, AnalysisReport, MetricReport, Point, ProblemReport, Report};
 
+/// A measurement's phase and Argo's message.
+pub type Decided = (Verdict, Option<String>);
+
 /// Decides a measurement from a value: Argo's `EvaluateResult` (`check::condition::measure`).
-pub type Classify<'a> = &'a dyn Fn(Option<&str>, Option<&str>, &Value) -> (Verdict, Option<String>);
+pub type Classify<'a> = &'a dyn Fn(Option<&str>, Option<&str>, &Value) -> Decided;
+
+/// [`Classify`] with state (the per-metric memo of a backtest).
+type Decide<'a> = &'a mut dyn FnMut(Option<&str>, Option<&str>, &Value) -> Decided;
 
 /// Points a range query returns at most (Prometheus refuses more than 11,000).
 const RANGE_POINTS: i64 = 10_000;
@@ -135,7 +141,7 @@ fn metric(
             &[("query", p.query.clone()), ("time", seconds(at_ms))],
         )?;
         let instant = read(p, &answer, convert::instant)?;
-        Ok(point(m, at_ms, instant, classify))
+        Ok(point(m, at_ms, instant, &mut |s, f, v| classify(s, f, v)))
     };
     let Some((since_text, since_ms)) = &opts.since else {
         r.measurement = Some(report::measurement(&measure(opts.at_ms)?));
@@ -172,11 +178,24 @@ fn metric(
         }
     }
     let mut points = Vec::with_capacity(times.len());
+    // The evaluator is pure and a day of values repeats a lot: decide each distinct value once.
+    let mut decided: std::collections::HashMap<(bool, Vec<u64>), Decided> =
+        std::collections::HashMap::new();
+    let mut memo = |s: Option<&str>, f: Option<&str>, v: &Value| {
+        let key = (
+            matches!(v, Value::Scalar(_)),
+            v.numbers().iter().map(|x| x.to_bits()).collect(),
+        );
+        decided
+            .entry(key)
+            .or_insert_with(|| classify(s, f, v))
+            .clone()
+    };
     let mut instants = 0;
     let mut last = std::time::Instant::now();
     for (i, (&t, v)) in times.iter().zip(by_range).enumerate() {
         let p = match v {
-            Some(v) => point(m, t, Instant::Value(v), classify),
+            Some(v) => point(m, t, Instant::Value(v), &mut memo),
             None => {
                 instants += 1;
                 if last.elapsed().as_secs() >= 2 {
@@ -306,7 +325,7 @@ fn is_api_error(body: &[u8]) -> bool {
         .is_some_and(|v| v.get("status").and_then(|s| s.as_str()) == Some("error"))
 }
 
-fn point(m: &Metric, at_ms: i64, answer: Instant, classify: Classify) -> Point {
+fn point(m: &Metric, at_ms: i64, answer: Instant, classify: Decide) -> Point {
     match answer {
         Instant::Value(v) => {
             let (phase, message) = classify(m.success.as_deref(), m.failure.as_deref(), &v);
