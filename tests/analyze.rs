@@ -502,3 +502,52 @@ fn https_verifies_the_certificate_unless_insecure() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains(&server.1) && err.contains("HTTP 4"), "{err}");
 }
+
+#[test]
+fn headers_and_basic_auth_are_sent() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"1"]}]}}"#;
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let dir = support::temp_dir("analyze-headers");
+    let t = template("h", "sum(up{service=\"{{args.service}}\"})", "result[0] == 1", "").replace(
+        "        query:",
+        "        headers:\n        - key: X-Scope-OrgID\n          value: tenant-{{args.service}}\n        authentication:\n          basicAuth: {username: alice, password: s3cret}\n        query:",
+    );
+    let t = write(&dir, "h.yaml", &t);
+    let (code, r, err) = analyze(&[&t, "--prometheus", &url, "--at", "1700000000"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let request = seen.join().unwrap();
+    let lower = request.to_lowercase();
+    assert!(
+        request.starts_with(
+            "GET /api/v1/query?query=sum%28up%7Bservice%3D%22web%22%7D%29&time=1700000000 "
+        ),
+        "{request}"
+    );
+    assert!(lower.contains("x-scope-orgid: tenant-web\r\n"), "{request}");
+    // alice:s3cret
+    assert!(
+        lower.contains("authorization: basic ywxpy2u6cznjcmv0\r\n"),
+        "{request}"
+    );
+}
