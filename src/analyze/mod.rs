@@ -156,6 +156,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rollout_finds_the_shipped_templates() {
+        let dir = std::env::temp_dir().join(format!("rg-analyze-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("rollout.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\nspec:\n  strategy:\n    canary:\n      analysis:\n        templates: [{templateName: success-rate-nginx, clusterScope: true}]\n        args: [{name: service-name, value: web-canary}, {name: namespace, value: shop}]\n",
+        )
+        .unwrap();
+        let req = Request {
+            paths: vec![file.display().to_string()],
+            prometheus: Some("http://127.0.0.1:9".into()),
+            ..Request::default()
+        };
+        let a = load(&req).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].problem, None, "{a:?}");
+        assert_eq!(
+            a[0].templates,
+            ["ClusterAnalysisTemplate/success-rate-nginx"]
+        );
+        let plan::Provider::Prometheus(p) = &a[0].metrics[0].provider else {
+            panic!("{a:?}")
+        };
+        assert!(p
+            .query
+            .contains("exported_service=\"web-canary\",exported_namespace=\"shop\""));
+        assert_eq!(p.timeout_seconds, 30);
+        assert_eq!(a[0].metrics[0].limits.failure_limit, 2);
+    }
+
+    #[test]
     fn times_and_flags() {
         assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000_000);
         assert_eq!(parse_time("1970-01-01T00:01:00Z").unwrap(), 60_000);
