@@ -104,7 +104,7 @@ pub fn measure(success: Option<&str>, failure: Option<&str>, result: &ResultValu
 }
 
 /// `EvaluateResult`'s decision from the two conditions' values (`None`: the condition is unset).
-fn combine(success: Option<bool>, failure: Option<bool>) -> Phase {
+pub(crate) fn combine(success: Option<bool>, failure: Option<bool>) -> Phase {
     let (success, failure) = match (success, failure) {
         (None, None) => return Phase::Successful,
         (Some(s), None) => (s, !s),
@@ -118,6 +118,29 @@ fn combine(success: Option<bool>, failure: Option<bool>) -> Phase {
     } else {
         Phase::Successful
     }
+}
+
+/// One condition run on one result, and whether the run asked `isNaN`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The condition's value, or Argo's error message.
+    pub value: Result<bool, String>,
+    /// The run called `isNaN`: the author thought about NaN on this path.
+    pub tested_nan: bool,
+}
+
+/// Evaluates one condition against one result as Argo's `EvalCondition` does.
+pub fn eval(text: &str, result: &ResultValue) -> Evaluation {
+    NAN_ASKED.with(|c| c.set(false));
+    let value = eval_condition(text, result.result_type(), result);
+    Evaluation {
+        value,
+        tested_nan: NAN_ASKED.with(|c| c.get()),
+    }
+}
+
+thread_local! {
+    static NAN_ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// One condition against one result: Argo's `EvalCondition`.
@@ -356,6 +379,7 @@ fn nesting(text: &str) -> usize {
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.add_function("isNaN", |c| {
+        NAN_ASKED.with(|asked| asked.set(true));
         float_arg("isNaN", &c.args).map(|f| f.is_nan().into())
     });
     env.add_function("isInf", |c| {
@@ -507,75 +531,6 @@ fn go_print(v: &Value) -> String {
         Value::Nil => "<nil>".into(),
         other => format!("{other}"),
     }
-}
-
-// Text-level helpers the rules still use until they read the condition table.
-/// The identifier-level tokens of a condition, strings removed, so that `"result[0]"` inside a
-/// string literal does not count.
-fn code(condition: &str) -> String {
-    let mut out = String::with_capacity(condition.len());
-    let mut quote = None;
-    let mut escaped = false;
-    for c in condition.chars() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None if c == '"' || c == '\'' || c == '`' => {
-                quote = Some(c);
-                out.push_str("\"\"");
-            }
-            None => out.push(c),
-        }
-    }
-    out
-}
-
-/// Positions right after each whole-word `result` in `code`.
-fn result_uses(code: &str) -> Vec<usize> {
-    let bytes = code.as_bytes();
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
-    code.match_indices("result")
-        .filter(|(i, _)| *i == 0 || !word(bytes[i - 1]))
-        .map(|(i, _)| i + "result".len())
-        .filter(|end| {
-            *end == bytes.len() || !(bytes[*end].is_ascii_alphanumeric() || bytes[*end] == b'_')
-        })
-        .collect()
-}
-
-/// True when the condition indexes `result` (`result[0]`).
-pub fn indexes_result(condition: &str) -> bool {
-    let code = code(condition);
-    result_uses(&code)
-        .into_iter()
-        .any(|end| code[end..].trim_start().starts_with('['))
-}
-
-/// True when the condition guards against an empty result before indexing it.
-pub fn guards_empty_result(condition: &str) -> bool {
-    let code: String = code(condition)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    code.contains("len(result)")
-        || code.contains("result==nil")
-        || code.contains("result!=nil")
-        || code.contains("isNil(result")
-        || code.contains("all(result")
-        || code.contains("any(result")
-        || code.contains("none(result")
-}
-
-/// True when the condition tests for NaN.
-pub fn tests_nan(condition: &str) -> bool {
-    code(condition).contains("isNaN(")
 }
 
 #[cfg(test)]

@@ -4,5 +4,7 @@
 pub mod args;
 pub mod condition;
 pub mod duration;
+pub mod empty;
 pub mod memo;
+pub mod probe;
 pub mod promql;
