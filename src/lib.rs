@@ -3,6 +3,7 @@
 //! bytes -> [`manifest`] -> [`engine::review`] -> a report, a patch or an AdmissionResponse.
 
 pub mod admission;
+pub mod analyze;
 pub mod catalog;
 pub mod certs;
 pub mod certs_cli;

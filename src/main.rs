@@ -40,6 +40,42 @@ enum Command {
     },
     /// Write a CA and a serving certificate for the webhook's Service; print the caBundle.
     Certs(rollout_guard::certs_cli::CertsArgs),
+    /// Run the Prometheus metrics of analyses against a real Prometheus as Argo would, now (or
+    /// --at a time), or backtest them over a past window (--since).
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// AnalysisTemplate, ClusterAnalysisTemplate or Rollout files or directories; - reads stdin.
+    /// A Rollout's templates are found in the files given and the shipped templates.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Prometheus URL replacing every metric's `address`.
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// An argument's value (repeatable); wins over template defaults and a Rollout's args.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = rollout_guard::analyze::parse_arg)]
+    args: Vec<(String, String)>,
+    /// Measure at this time (RFC 3339 or Unix seconds) instead of now; with --since, the end of
+    /// the window.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Backtest over this past window (Go duration, e.g. 24h): a run started at every step.
+    #[arg(long, value_name = "DURATION")]
+    since: Option<String>,
+    /// Step of the backtest (Go duration); default each metric's interval, else 1m.
+    #[arg(long, value_name = "DURATION")]
+    step: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: AnalyzeFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AnalyzeFormat {
+    Human,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -172,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Mutate(args) => run_mutate(args),
+        Command::Analyze(args) => run_analyze(args),
         Command::Serve(args) => run_serve(args),
         Command::Rules { format } => {
             let out = match format {
@@ -269,6 +306,48 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    use rollout_guard::analyze;
+    let req = analyze::Request {
+        paths: args.paths,
+        prometheus: args.prometheus,
+        args: args.args,
+        at: args.at,
+        since: args.since,
+        step: args.step,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let opts = analyze::options(&req, now).map_err(anyhow::Error::msg)?;
+    let analyses = analyze::load(&req).map_err(anyhow::Error::msg)?;
+    let client = analyze::prom::Client::new().context("cannot set up the HTTP client")?;
+    let backtest = opts.since.is_some();
+    let mut progress = |line: &str| {
+        if backtest {
+            eprintln!("rollout-guard analyze: {line}");
+        }
+    };
+    let report = analyze::run::run(
+        &analyses,
+        &opts,
+        &client,
+        &analyze::classify::classify,
+        &mut progress,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot query Prometheus {e}"))?;
+    let text = match args.format {
+        AnalyzeFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        AnalyzeFormat::Human => analyze::report::human(&report),
+    };
+    print(&text)?;
+    Ok(ExitCode::from(match report.outcome {
+        "pass" => 0,
+        "fail" => 1,
+        _ => 2,
+    }))
 }
 
 fn run_mutate(args: MutateArgs) -> anyhow::Result<ExitCode> {

@@ -5,5 +5,7 @@ pub mod args;
 pub mod boundary;
 pub mod condition;
 pub mod duration;
+pub mod empty;
 pub mod memo;
+pub mod probe;
 pub mod promql;

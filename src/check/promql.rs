@@ -93,15 +93,24 @@ pub fn values_matter(query: &str, value: &dyn Fn(&str) -> Option<String>) -> boo
 }
 
 fn parse_now(query: &str) -> Result<QueryType, QueryProblem> {
-    match parser::parse(query) {
-        Ok(expr) => Ok(match expr.value_type() {
-            ValueType::Vector => QueryType::Vector,
-            ValueType::Scalar => QueryType::Scalar,
-            ValueType::Matrix => QueryType::Matrix,
-            ValueType::String => QueryType::String,
-        }),
-        Err(e) => Err(QueryProblem::Invalid(e.trim().to_string())),
-    }
+    let expr = parser::parse(query).map_err(|e| QueryProblem::Invalid(e.trim().to_string()))?;
+    Ok(match expr.value_type() {
+        ValueType::Vector => QueryType::Vector,
+        ValueType::Scalar => QueryType::Scalar,
+        ValueType::Matrix => QueryType::Matrix,
+        ValueType::String => QueryType::String,
+    })
+}
+
+/// Parses a query with the crate, behind the checker boundary, and runs `read` on its syntax
+/// tree there too (a tree walk recurses as deep as the tree): the one way other modules reach
+/// the crate's parser. `None` when the query is past the bounds or does not parse.
+pub fn with_tree<T>(query: &str, read: impl FnOnce(&parser::Expr) -> T) -> Option<T> {
+    boundary::guarded(Language::Promql, query, |q| {
+        parser::parse(q).ok().map(|e| read(&e))
+    })
+    .ok()
+    .flatten()
 }
 
 /// Where a template tag stands in a query.

@@ -99,20 +99,38 @@ rules! {
         "Without a condition Argo Rollouts counts every measurement as successful, so the analysis can never fail the rollout.",
         "Add a `successCondition` such as `len(result) == 0 || result[0] >= 0.95` (and a `failureCondition` if needed).";
     RG104 = "RG104", "invalid-condition", Deny,
-        "A `successCondition` or `failureCondition` that is not a valid expression, or that indexes a scalar result.",
-        "Conditions are expr-language expressions evaluated against `result`. A syntax error, or `result[0]` on a query \
-         that returns a scalar, makes every measurement an Error instead of a verdict.",
-        "Fix the expression; for a scalar query compare `result` directly, for a vector query use `result[0]`.";
+        "A `successCondition` or `failureCondition` that Argo cannot compile: a syntax error, a name its environment lacks, or a type error for the query's result.",
+        "Argo (`utils/evaluate/evaluate.go`, `EvalCondition`) compiles each condition with Go's expr against an environment \
+         of `result` and the helpers `asInt`, `asFloat`, `isNaN`, `isInf`, `isNil`, `default`; Prometheus \
+         (`metricproviders/prometheus/prometheus.go`, `processResponse`) binds `result` to a `[]float64` for a vector \
+         query and a `float64` for a scalar one. Go's expr type-checks the whole expression when it compiles, so \
+         `result < 0.5` on a vector, `result[0]` on a scalar, `$.statusCode` or `args.threshold` (a name, not a \
+         `{{args.threshold}}` tag) fail on every measurement, even on a branch that is not taken: each measurement is \
+         an Error, and after `consecutiveErrorLimit` of them the run errors and the rollout aborts. The condition is \
+         checked against the type the query returns; when the type is not known (a templated query, another \
+         provider) only syntax and names are.",
+        "Fix the expression: for a vector query compare `result[0]` (guarded by `len(result)`), for a scalar query \
+         compare `result`; write template arguments as `{{args.name}}`.";
     RG105 = "RG105", "unguarded-result-index", Warn,
-        "`result[0]` with no guard against an empty result.",
-        "When the query matches no series (no traffic yet, a renamed label) Prometheus returns an empty vector and \
-         `result[0]` errors; errors count towards `consecutiveErrorLimit`, not towards a verdict.",
-        "Guard the index: `len(result) == 0 || result[0] >= 0.95`, or wrap the query in `or vector(1)`.";
+        "A condition that errors when the query returns an empty result.",
+        "When a vector query matches no series (no traffic yet, a renamed label) Prometheus returns an empty vector, \
+         which Argo (`metricproviders/prometheus/prometheus.go`, `processResponse`) passes as an empty, non-nil \
+         `[]float64`; `result[0]` on it is Go expr's \"index out of range\" and the measurement errors \
+         (`utils/evaluate/evaluate.go`, `EvaluateResult`). Errors count towards `consecutiveErrorLimit` (default 4), \
+         not towards a verdict, then the run errors and the rollout aborts. The condition is evaluated on an empty \
+         result in Argo's order: `len(result) == 0 || result[0] >= 0.9` is guarded, `result[0] >= 0.9 || \
+         len(result) == 0` is not, and `isNil(result)` is no guard (Argo's `isNil` is false for an empty slice). A \
+         query that can never be empty (`... or on() vector(0)` at its top) is not reported; the same fallback under \
+         a vector operation, as in `(a or vector(0)) / b`, still can be empty.",
+        "Guard the index first: `len(result) == 0 || result[0] >= 0.95`, or end the query with `or on() vector(1)`.";
     RG106 = "RG106", "nan-unsafe-condition", Warn,
-        "A condition that cannot catch NaN: a failure-only condition passes on NaN.",
-        "A ratio with no traffic is 0/0 = NaN, and every comparison with NaN is false: a metric with only a \
-         `failureCondition` such as `result[0] < 0.95` then never fails.",
-        "Add a `successCondition` (NaN fails it), or test `isNaN(result[0])` in the failure condition.";
+        "Conditions under which a NaN result counts as a success, without the condition testing `isNaN`.",
+        "A ratio with no traffic is 0/0 = NaN, and every comparison with NaN is false. Argo \
+         (`utils/evaluate/evaluate.go`, `EvaluateResult`) counts a measurement as successful when a failure-only \
+         condition is false, or a success-only condition is true: `failureCondition: result[0] < 0.95` or \
+         `successCondition: !(result[0] < 0.95)` then pass NaN, neither failing nor erroring. The conditions are \
+         evaluated on a NaN result; when they call `isNaN` on it, passing NaN is taken as intended.",
+        "Add a `successCondition` that NaN fails (`result[0] >= 0.95`), or test `isNaN(result[0])` explicitly.";
     RG107 = "RG107", "invalid-duration", Deny,
         "Bad durations: `interval` or `initialDelay` not Go durations, or `count > 1` without `interval`.",
         "Metric durations are Go durations with a unit (`30s`, `5m`); Argo rejects the AnalysisRun otherwise, \

@@ -4,7 +4,9 @@
 use super::catalog::*;
 use super::Sink;
 use crate::catalog::scalar_text;
-use crate::check::{args, condition, duration, promql};
+use crate::check::condition::{Phase, ResultType};
+use crate::check::probe::{self, Probe, Table, Which};
+use crate::check::{args, duration, empty, promql};
 use crate::manifest::Object;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -134,9 +136,10 @@ pub(super) fn check(obj: &Object, out: &mut Sink) {
         m.query_type = rg102_invalid_promql(&m, out);
         rg101_missing_failure_limit(&m, out);
         rg103_missing_condition(&m, out);
-        rg104_invalid_condition(&m, out);
-        rg105_unguarded_result_index(&m, out);
-        rg106_nan_unsafe_condition(&m, out);
+        let table = condition_table(&m);
+        rg104_invalid_condition(&m, &table, out);
+        rg105_unguarded_result_index(&m, &table, out);
+        rg106_nan_unsafe_condition(&m, &table, out);
         rg107_invalid_duration(&m, out);
         rg108_unworkable_limits(&m, out);
         rg113_invalid_provider(&m, out);
@@ -199,90 +202,146 @@ fn rg103_missing_condition(m: &Metric, out: &mut Sink) {
     }
 }
 
-/// Each condition the metric sets, with its pointer and text (unknown arguments as `1`).
-fn conditions<'a>(m: &'a Metric) -> impl Iterator<Item = (&'static str, String)> + 'a {
-    ["successCondition", "failureCondition"]
-        .into_iter()
-        .filter_map(move |key| {
-            let raw = m.field(key)?.as_str()?;
-            let text = args::substitute(raw, |t| {
-                m.defaults
-                    .get(t.name)
-                    .cloned()
-                    .unwrap_or_else(|| "1".into())
-            });
-            Some((key, text.into_owned()))
-        })
+/// Each condition the metric sets, by its key, with its text (unknown arguments as `1`).
+fn condition_text(m: &Metric, which: Which) -> Option<String> {
+    let raw = m.field(which.key())?.as_str()?;
+    let text = args::substitute(raw, |t| {
+        m.defaults
+            .get(t.name)
+            .cloned()
+            .unwrap_or_else(|| "1".into())
+    });
+    Some(text.into_owned())
 }
 
-fn rg104_invalid_condition(m: &Metric, out: &mut Sink) {
-    for (key, text) in conditions(m) {
-        if let Some(err) = condition::syntax_error(&text) {
-            out.report(
-                &RG104,
-                m.ptr(key),
-                format!(
-                    "metric \"{}\": {key} is not a valid expression: {err}",
-                    m.name
-                ),
-            );
-        } else if m.query_type == Some(promql::QueryType::Scalar)
-            && condition::indexes_result(&text)
-        {
-            out.report(
-                &RG104,
-                m.ptr(key),
-                format!(
-                    "metric \"{}\": {key} indexes result, but the query returns a scalar, so result is a number: compare result directly",
-                    m.name
-                ),
-            );
-        }
+/// The type Argo binds `result` to: Prometheus's vector or scalar when the query's type is
+/// known; unknown when a tag without a value could change it, or for another provider.
+fn result_type(m: &Metric) -> ResultType {
+    let Some(query) = m
+        .prometheus()
+        .and_then(|p| p.get("query"))
+        .and_then(Value::as_str)
+    else {
+        return ResultType::Unknown;
+    };
+    // A tag with no known value outside a string literal may be any PromQL at all.
+    let unknown_tag = |name: &str| (!m.defaults.contains_key(name)).then(|| "x".to_string());
+    if promql::values_matter(query, &unknown_tag) {
+        return ResultType::Unknown;
+    }
+    match m.query_type {
+        Some(promql::QueryType::Vector) => ResultType::Vector,
+        Some(promql::QueryType::Scalar) => ResultType::Scalar,
+        _ => ResultType::Unknown,
     }
 }
 
-fn rg105_unguarded_result_index(m: &Metric, out: &mut Sink) {
+/// The metric's conditions read against Argo's environment, for the rules that evaluate them.
+fn condition_table(m: &Metric) -> Table {
+    let self_judging = m
+        .provider()
+        .is_some_and(|p| SELF_JUDGING_PROVIDERS.contains(&p));
+    if self_judging {
+        return Table::default();
+    }
+    let success = condition_text(m, Which::Success);
+    let failure = condition_text(m, Which::Failure);
+    probe::table(success.as_deref(), failure.as_deref(), result_type(m))
+}
+
+/// What Argo does with a metric whose measurements error.
+fn error_consequence(m: &Metric) -> String {
+    let limit = match m.int("consecutiveErrorLimit") {
+        IntField::Known(n) => format!("consecutiveErrorLimit ({n})"),
+        _ => "consecutiveErrorLimit (default 4)".to_string(),
+    };
+    format!("after {limit} errors in a row the run errors and the rollout aborts")
+}
+
+fn rg104_invalid_condition(m: &Metric, table: &Table, out: &mut Sink) {
+    let ty = result_type(m);
+    for (which, err) in &table.compile_errors {
+        let key = which.key();
+        let hint = match ty {
+            ResultType::Vector if err.starts_with("Invalid operand") || err.contains("[]float64") => {
+                " (the query returns a vector, so result is a list of numbers, []float64: compare result[0], guarded by len(result) > 0)"
+            }
+            ResultType::Scalar if err.starts_with("Invalid operand for operator []") => {
+                " (the query returns a scalar, so result is a number, float64: compare result directly)"
+            }
+            _ if err.starts_with("unknown name") => {
+                " (Argo's conditions see only result, asInt, asFloat, isNaN, isInf, isNil, default and expr's builtins; write arguments as {{args.name}})"
+            }
+            _ => "",
+        };
+        out.report(
+            &RG104,
+            m.ptr(key),
+            format!(
+                "metric \"{}\": {key} does not compile in Argo: {err}{hint}; every measurement errors, and {}",
+                m.name,
+                error_consequence(m)
+            ),
+        );
+    }
+}
+
+fn rg105_unguarded_result_index(m: &Metric, table: &Table, out: &mut Sink) {
     let Some(prom) = m.prometheus() else { return };
-    if m.query_type == Some(promql::QueryType::Scalar) {
+    let Some(row) = table.row(Probe::Empty) else {
         return;
-    }
+    };
+    let (Phase::Error, Some(which)) = (row.measurement.phase, row.erred) else {
+        return;
+    };
     let query = prom
         .get("query")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if query.replace(' ', "").contains("orvector(") {
+    if empty::never_empty(query, &|name| m.defaults.get(name).cloned()) {
         return;
     }
-    for (key, text) in conditions(m) {
-        if condition::indexes_result(&text) && !condition::guards_empty_result(&text) {
-            out.report(
-                &RG105,
-                m.ptr(key),
-                format!(
-                    "metric \"{}\": {key} reads result[0] without checking for an empty result; with no matching series the measurement errors",
-                    m.name
-                ),
-            );
-        }
-    }
+    let key = which.key();
+    out.report(
+        &RG105,
+        m.ptr(key),
+        format!(
+            "metric \"{}\": {key} errors on {} ({}): with no matching series the measurement errors; {}",
+            m.name,
+            Probe::Empty.describe(),
+            row.measurement.message.as_deref().unwrap_or("error"),
+            error_consequence(m)
+        ),
+    );
 }
 
-fn rg106_nan_unsafe_condition(m: &Metric, out: &mut Sink) {
-    if m.field("successCondition").is_some() {
+fn rg106_nan_unsafe_condition(m: &Metric, table: &Table, out: &mut Sink) {
+    // With no condition at all RG103 speaks; NaN passing is intended when the conditions
+    // asked isNaN on that result.
+    if m.field("successCondition").is_none() && m.field("failureCondition").is_none() {
         return;
     }
-    if let Some(failure) = m.field("failureCondition").and_then(Value::as_str) {
-        if !condition::tests_nan(failure) {
-            out.report(
-                &RG106,
-                m.ptr("failureCondition"),
-                format!(
-                    "metric \"{}\" has only a failureCondition: a NaN result (no traffic) compares false and passes",
-                    m.name
-                ),
-            );
-        }
-    }
+    let Some(row) = table
+        .rows
+        .iter()
+        .find(|r| r.probe.is_nan() && r.measurement.phase == Phase::Successful && !r.tested_nan)
+    else {
+        return;
+    };
+    let key = if m.field("failureCondition").is_some() {
+        "failureCondition"
+    } else {
+        "successCondition"
+    };
+    out.report(
+        &RG106,
+        m.ptr(key),
+        format!(
+            "metric \"{}\": on {} (a ratio with no traffic, 0/0) the measurement is Successful: every comparison with NaN is false, so the {key} neither fails nor errors",
+            m.name,
+            row.probe.describe()
+        ),
+    );
 }
 
 fn rg107_invalid_duration(m: &Metric, out: &mut Sink) {
@@ -587,6 +646,174 @@ mod tests {
             "failureCondition: len(result) > 0 && (isNaN(result[0]) || result[0] < 0.9)"
         )
         .is_empty());
+    }
+
+    /// The messages of the findings of `rule` on the template.
+    fn messages(yaml: &str, rule: &str) -> Vec<String> {
+        let objs = crate::rules::testing::objects(yaml);
+        let mut sink = crate::rules::Sink::default();
+        super::check(&objs[0], &mut sink);
+        sink.findings
+            .into_iter()
+            .filter(|f| f.rule.id == rule)
+            .map(|f| f.message)
+            .collect()
+    }
+
+    const SUCCESS: &str = "successCondition: len(result) == 0 || result[0] >= 0.95";
+
+    fn condition(text: &str) -> Vec<String> {
+        with(SUCCESS, text)
+    }
+
+    #[test]
+    fn rg104_vector_compared_as_number() {
+        // Go's expr rejects []float64 < float64 at compile time: every measurement errors.
+        assert_eq!(condition("successCondition: result < 0.5"), ["RG104"]);
+        assert_eq!(
+            condition("successCondition: len(result) == 0 || result < 0.5"),
+            ["RG104"]
+        );
+        assert_eq!(condition("failureCondition: result >= 0.5"), ["RG104"]);
+        let msg = &messages(
+            &template(&GOOD.replace(SUCCESS, "successCondition: result < 0.5")),
+            "RG104",
+        )[0];
+        assert!(
+            msg.contains("[]float64") && msg.contains("result[0]"),
+            "{msg}"
+        );
+        assert!(msg.contains("consecutiveErrorLimit (default 4)"), "{msg}");
+    }
+
+    #[test]
+    fn rg104_names_argo_lacks() {
+        assert_eq!(
+            condition("successCondition: \"$.statusCode == 200\""),
+            ["RG104"]
+        );
+        assert_eq!(
+            condition("successCondition: len(result) == 0 || result[0] < args.threshold"),
+            ["RG104"]
+        );
+        let msg = &messages(
+            &template(&GOOD.replace(
+                SUCCESS,
+                "successCondition: len(result) == 0 || result[0] < args.limit",
+            )),
+            "RG104",
+        )[0];
+        assert!(
+            msg.contains("unknown name args") && msg.contains("{{args.name}}"),
+            "{msg}"
+        );
+        // A tag is substituted before Argo compiles the condition.
+        assert!(
+            condition("successCondition: len(result) == 0 || result[0] < {{args.limit}}")
+                .is_empty()
+        );
+        // Argo's helpers are in the environment.
+        assert!(condition(
+            "successCondition: len(result) == 0 || (!isNaN(result[0]) && !isInf(result[0]) && result[0] >= asFloat(\"0.9\"))"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn rg105_guard_by_evaluation_order() {
+        // result[0] is evaluated first and errors before the guard is reached.
+        assert_eq!(
+            condition("successCondition: result[0] >= 0.9 || len(result) == 0"),
+            ["RG105"]
+        );
+        assert!(condition("successCondition: len(result) == 0 || result[0] >= 0.9").is_empty());
+        let msg = &messages(
+            &template(&GOOD.replace(
+                SUCCESS,
+                "successCondition: result[0] >= 0.9 || len(result) == 0",
+            )),
+            "RG105",
+        )[0];
+        assert!(
+            msg.contains("errors on an empty result")
+                && msg.contains("index out of range")
+                && msg.contains("after consecutiveErrorLimit (default 4) errors in a row the run errors and the rollout aborts"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn rg105_is_nil_is_no_guard() {
+        // Prometheus passes an empty, non-nil []float64: isNil(result) is false.
+        assert_eq!(
+            condition("successCondition: isNil(result) || result[0] >= 0.9"),
+            ["RG105"]
+        );
+        assert_eq!(
+            condition("successCondition: result == nil || result[0] >= 0.9"),
+            ["RG105"]
+        );
+    }
+
+    #[test]
+    fn rg105_never_empty_query() {
+        let unguarded = GOOD.replace(SUCCESS, "successCondition: result[0] >= 0.95");
+        let query = "sum(rate(http{svc=\"{{args.svc}}\"}[5m]))";
+        let with_query = |q: &str| ids(&template(&unguarded.replace(query, q)));
+        assert_eq!(with_query(query), ["RG105"]);
+        assert!(with_query(&format!("{query} or on() vector(0)")).is_empty());
+        // The fallback under `/` does not help: the division drops unmatched series.
+        assert_eq!(
+            with_query(&format!("({query} or on() vector(0)) / sum(rate(b[5m]))")),
+            ["RG105"]
+        );
+    }
+
+    #[test]
+    fn rg105_errors_of_the_failure_condition() {
+        assert_eq!(
+            condition("failureCondition: result[0] < 0.9 && len(result) > 0"),
+            ["RG105", "RG106"]
+        );
+        let f = findings(&template(&GOOD.replace(
+            SUCCESS,
+            "failureCondition: result[0] < 0.9 && len(result) > 0",
+        )));
+        assert!(
+            f.iter()
+                .all(|(_, p)| p == "/spec/metrics/0/failureCondition"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn rg106_nan_neither_fails_nor_errors() {
+        // NaN compares false, so a success condition written as a negation passes it.
+        assert_eq!(
+            condition("successCondition: len(result) == 0 || !(result[0] < 0.95)"),
+            ["RG106"]
+        );
+        // Asking isNaN makes passing NaN a decision, not an accident.
+        assert!(condition(
+            "successCondition: len(result) == 0 || isNaN(result[0]) || !(result[0] < 0.95)"
+        )
+        .is_empty());
+        // Both conditions: NaN satisfies neither, the measurement is Inconclusive, not passed.
+        assert!(condition(
+            "successCondition: len(result) == 0 || result[0] >= 0.95\n    failureCondition: len(result) > 0 && result[0] < 0.5"
+        )
+        .is_empty());
+        let msg = &messages(
+            &template(&GOOD.replace(
+                SUCCESS,
+                "failureCondition: len(result) > 0 && result[0] < 0.9",
+            )),
+            "RG106",
+        )[0];
+        assert!(
+            msg.contains("a NaN result") && msg.contains("Successful"),
+            "{msg}"
+        );
     }
 
     #[test]

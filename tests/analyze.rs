@@ -1,0 +1,553 @@
+//! `rollout-guard analyze` as a process against a real Prometheus (Debian's package, started on
+//! loopback over a TSDB of known series): instant measurements as Argo classifies them, a
+//! backtest that finds exactly the known dips, argument substitution, and a Prometheus that is
+//! down.
+
+#[path = "support/prometheus.rs"]
+mod prometheus;
+mod support;
+
+use prometheus::Prometheus;
+use serde_json::Value;
+use std::path::Path;
+
+/// 2023-11-15T00:00:00Z: the series start here, a day of samples every 15 s.
+const T0: i64 = 1_700_006_400;
+const DAY: i64 = 86_400;
+
+/// Minutes (from `T0`) in which the web success ratio dips to 0.9.
+const DIPS: &[i64] = &[300, 301, 302, 900];
+
+fn ratio(t: i64) -> f64 {
+    if DIPS.contains(&((t - T0) / 60)) {
+        0.9
+    } else {
+        0.99
+    }
+}
+
+fn series() -> String {
+    prometheus::openmetrics(
+        T0,
+        15,
+        &[
+            ("app_success_ratio{service=\"web\"}", &ratio),
+            ("app_success_ratio{service=\"api\"}", &|_| 0.97),
+            ("app_latency_seconds{service=\"nan\"}", &|_| f64::NAN),
+            ("app_requests{service=\"web\"}", &|_| 100.0),
+            (
+                "up{job=\"prometheus\",instance=\"localhost:9090\"}",
+                &|_| 1.0,
+            ),
+        ],
+        DAY / 15 + 1,
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// A template of one Prometheus metric.
+fn template(name: &str, query: &str, success: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: {name}\nspec:\n  args:\n  - name: service\n    value: web\n  metrics:\n  - name: m\n    successCondition: '{success}'\n{extra}    provider:\n      prometheus:\n        address: http://prometheus.invalid:9090\n        query: '{query}'\n"
+    )
+}
+
+/// Runs analyze with `--format json`; the exit code and the report.
+fn analyze(args: &[&str]) -> (i32, Value, String) {
+    let out = support::bin()
+        .arg("analyze")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), report, stderr)
+}
+
+fn first_metric(report: &Value) -> &Value {
+    &report["analyses"][0]["metrics"][0]
+}
+
+#[test]
+fn instant_measurements_as_argo_classifies_them() {
+    let prom = Prometheus::start(&series());
+    let dir = support::temp_dir("analyze-instant");
+    let at = (T0 + 600 * 60).to_string();
+    let run = |file: &str, extra: &[&str]| {
+        let mut args = vec![file, "--prometheus", &prom.url, "--at", &at];
+        args.extend_from_slice(extra);
+        analyze(&args)
+    };
+
+    // {{args.*}}: the default, then --arg.
+    let t = write(
+        &dir,
+        "args.yaml",
+        &template(
+            "rate",
+            "sum(app_success_ratio{service=\"{{args.service}}\"})",
+            "result[0] >= 0.95",
+            "",
+        ),
+    );
+    let (code, r, err) = run(&t, &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    assert_eq!(r["version"], 1);
+    assert_eq!(r["mode"], "instant");
+    let m = first_metric(&r);
+    assert_eq!(m["query"], "sum(app_success_ratio{service=\"web\"})");
+    assert_eq!(
+        m["address"],
+        prom.url.as_str(),
+        "--prometheus replaces the address"
+    );
+    assert_eq!(m["measurement"]["phase"], "Successful");
+    assert_eq!(m["measurement"]["value"], "[0.99]");
+    let (code, r, _) = run(&t, &["--arg", "service=api"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        first_metric(&r)["query"],
+        "sum(app_success_ratio{service=\"api\"})"
+    );
+    assert_eq!(first_metric(&r)["measurement"]["value"], "[0.97]");
+
+    // A label that does not exist: an empty vector, and result[0] errors as in Argo.
+    let t = write(
+        &dir,
+        "wrong-label.yaml",
+        &template(
+            "wrong",
+            "sum(app_success_ratio{service=\"{{args.service}}\", env=\"prod\"})",
+            "result[0] >= 0.95",
+            "",
+        ),
+    );
+    let (code, r, _) = run(&t, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let m = &first_metric(&r)["measurement"];
+    assert_eq!(m["phase"], "Error", "{m:#}");
+    assert_eq!(m["value"], "[]");
+    assert!(
+        m["message"]
+            .as_str()
+            .is_some_and(|s| s.contains("index out of range")),
+        "{m:#}"
+    );
+
+    // A scalar query: result is a float64, not a list.
+    let t = write(
+        &dir,
+        "scalar.yaml",
+        &template(
+            "scalar",
+            "scalar(sum(app_requests{service=\"{{args.service}}\"}))",
+            "result == 100",
+            "",
+        ),
+    );
+    let (code, r, _) = run(&t, &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(first_metric(&r)["measurement"]["value"], "100");
+    assert_eq!(first_metric(&r)["measurement"]["phase"], "Successful");
+
+    // NaN samples: a comparison with NaN is false, so the success condition fails.
+    let t = write(
+        &dir,
+        "nan.yaml",
+        &template(
+            "nan",
+            "max(app_latency_seconds{service=\"nan\"})",
+            "result[0] < 0.5",
+            "",
+        ),
+    );
+    let (code, r, _) = run(&t, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(first_metric(&r)["measurement"]["value"], "[NaN]");
+    assert_eq!(first_metric(&r)["measurement"]["phase"], "Failed");
+
+    // A range vector: Argo does not support the type.
+    let t = write(
+        &dir,
+        "matrix.yaml",
+        &template("matrix", "app_requests[1m]", "true", ""),
+    );
+    let (code, r, _) = run(&t, &[]);
+    assert_eq!(code, 1);
+    let m = &first_metric(&r)["measurement"];
+    assert_eq!(
+        (&m["phase"], &m["message"]),
+        (
+            &Value::from("Error"),
+            &Value::from("Prometheus metric type not supported")
+        )
+    );
+
+    // The README's example template.
+    let example = support::repo().join("examples/analysis-prometheus-up.yaml");
+    let (code, r, _) = run(example.to_str().unwrap(), &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(first_metric(&r)["measurement"]["value"], "[1]");
+    let (code, r, _) = run(example.to_str().unwrap(), &["--arg", "job=nope"]);
+    assert_eq!(code, 1, "a job with no targets fails: {r:#}");
+    assert_eq!(first_metric(&r)["measurement"]["phase"], "Failed");
+
+    // A query Prometheus rejects: its error, as client_golang reports it to Argo.
+    let t = write(&dir, "bad.yaml", &template("bad", "sum(", "true", ""));
+    let (code, r, _) = run(&t, &[]);
+    assert_eq!(code, 1);
+    let msg = first_metric(&r)["measurement"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.starts_with("bad_data: "), "{msg}");
+}
+
+#[test]
+fn a_rollout_runs_its_analyses_with_its_arguments() {
+    let prom = Prometheus::start(&series());
+    let dir = support::temp_dir("analyze-rollout");
+    let t = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: ratio\nspec:\n  args:\n  - name: service\n  metrics:\n  - name: ratio\n    successCondition: result[0] >= 0.98\n    provider:\n      prometheus:\n        address: http://prometheus.invalid:9090\n        query: sum(app_success_ratio{service=\"{{ args.service }}\"})\n  - name: smoke\n    provider:\n      web:\n        url: http://smoke.invalid/\n";
+    let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: shop\n  labels: {app: api}\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - analysis:\n          templates: [{templateName: ratio}]\n          args:\n          - name: service\n            valueFrom: {fieldRef: {fieldPath: \"metadata.labels['app']\"}}\n";
+    let tf = write(&dir, "template.yaml", t);
+    let rf = write(&dir, "rollout.yaml", rollout);
+    let at = (T0 + 600 * 60).to_string();
+    let (code, r, err) = analyze(&[&rf, &tf, "--prometheus", &prom.url, "--at", &at]);
+    // The Rollout passes service=api (0.97 < 0.98): the step's analysis would fail.
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(
+        r["analyses"].as_array().unwrap().len(),
+        1,
+        "the template is not analysed alone: {r:#}"
+    );
+    let a = &r["analyses"][0];
+    assert_eq!(a["object"], "Rollout/shop");
+    assert_eq!(a["at"], "/spec/strategy/canary/steps/1/analysis");
+    assert_eq!(
+        a["metrics"][0]["query"],
+        "sum(app_success_ratio{service=\"api\"})"
+    );
+    assert_eq!(a["metrics"][0]["measurement"]["phase"], "Failed");
+    // Non-Prometheus providers are named as not run.
+    assert_eq!(a["metrics"][1]["provider"], "web");
+    assert!(a["metrics"][1]["not_run"].as_str().unwrap().contains("web"));
+
+    // The human report says the same.
+    let out = support::bin()
+        .args(["analyze", &rf, &tf, "--prometheus", &prom.url, "--at", &at])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Rollout/shop") && text.contains("Failed") && text.contains("not run"),
+        "{text}"
+    );
+    assert!(text.contains("would fail"), "{text}");
+}
+
+#[test]
+fn a_backtest_finds_exactly_the_dips() {
+    let prom = Prometheus::start(&series());
+    let dir = support::temp_dir("analyze-backtest");
+    let t = write(
+        &dir,
+        "rate.yaml",
+        &template(
+            "rate",
+            "sum(app_success_ratio{service=\"{{args.service}}\"})",
+            "result[0] >= 0.95",
+            "    interval: 1m\n    count: 5\n    failureLimit: 2\n",
+        ),
+    );
+    let at = (T0 + DAY).to_string();
+    let (code, r, err) = analyze(&[&t, "--prometheus", &prom.url, "--since", "24h", "--at", &at]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(r["mode"], "backtest");
+    let b = &first_metric(&r)["backtest"];
+    assert_eq!(b["method"], "query_range", "{b:#}");
+    assert_eq!(b["step_seconds"], 60.0);
+    let expected: Vec<Value> = DIPS
+        .iter()
+        .map(|m| Value::from(time(T0 + m * 60)))
+        .collect();
+    assert_eq!(b["failed_at"].as_array().unwrap(), &expected, "{b:#}");
+    assert_eq!(b["measurements"]["failed"], 4);
+    assert_eq!(b["measurements"]["successful"], 1441 - 4);
+    // Five measurements, two failures tolerated: the runs started at 298, 299 and 300 see the
+    // three-minute dip; the single dip at 900 is tolerated; the last four runs do not finish.
+    assert_eq!(b["runs"]["started"], 1441);
+    assert_eq!(b["runs"]["failed"], 3);
+    assert_eq!(b["runs"]["incomplete"], 4);
+    assert_eq!(b["runs"]["error"], 0);
+    assert_eq!(b["first_failed_run"]["time"], time(T0 + 298 * 60).as_str());
+    assert_eq!(
+        b["first_failed_run"]["reason"],
+        "failed (3) > failureLimit (2)"
+    );
+    assert_eq!(
+        (b["value_min"].as_f64(), b["value_max"].as_f64()),
+        (Some(0.9), Some(0.99))
+    );
+    let summary = b["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "would have Failed 3 times (first at {})",
+            time(T0 + 298 * 60)
+        )) && summary.contains("errored 0 times")
+            && summary.contains("ranged 0.9-0.99 against `result[0] >= 0.95`"),
+        "{summary}"
+    );
+
+    // A wrong label errors at every step: every run ends in Error after five errors in a row.
+    let t = write(
+        &dir,
+        "wrong.yaml",
+        &template(
+            "wrong",
+            "sum(app_success_ratio{service=\"nope\"})",
+            "result[0] >= 0.95",
+            "    interval: 1m\n    count: 5\n",
+        ),
+    );
+    let (code, r, _) = analyze(&[&t, "--prometheus", &prom.url, "--since", "1h", "--at", &at]);
+    assert_eq!(code, 1);
+    let b = &first_metric(&r)["backtest"];
+    assert_eq!(b["measurements"]["error"], 61);
+    assert_eq!(b["empty_results"], 61);
+    assert_eq!(b["runs"]["error"], 61 - 4, "{b:#}");
+    assert_eq!(
+        b["first_errored_run"]["reason"],
+        "consecutiveErrors (5) > consecutiveErrorLimit (4)"
+    );
+}
+
+/// RFC 3339 as the report writes it.
+fn time(seconds: i64) -> String {
+    rollout_guard::analyze::report::time_text(seconds * 1000)
+}
+
+#[test]
+fn a_prometheus_that_is_down_exits_2_naming_the_url() {
+    let dir = support::temp_dir("analyze-down");
+    let t = write(&dir, "t.yaml", &template("t", "sum(up)", "true", ""));
+    let url = prometheus::nothing_listening();
+    for extra in [&[][..], &["--since", "1h"][..]] {
+        let out = support::bin()
+            .args(["analyze", &t, "--prometheus", &url])
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&url) && err.to_lowercase().contains("refused"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // A missing argument is a usage error too.
+    let t = write(
+        &dir,
+        "needs.yaml",
+        &template("n", "sum(up)", "true", "").replace("    value: web\n", ""),
+    );
+    let (code, r, _) = analyze(&[&t, "--prometheus", &url]);
+    assert_eq!(code, 2);
+    let p = &r["analyses"][0]["problem"];
+    assert_eq!(p["kind"], "usage");
+    assert!(
+        p["message"]
+            .as_str()
+            .unwrap()
+            .contains("--arg service=VALUE"),
+        "{p:#}"
+    );
+}
+
+/// A server on loopback that answers every request with `answer` (or never, when `None`).
+fn fake_server(answer: Option<Vec<u8>>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                match answer {
+                    Some(a) => {
+                        let _ = s.write_all(&a);
+                    }
+                    None => std::thread::sleep(std::time::Duration::from_secs(30)),
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_server_that_is_not_prometheus_exits_2() {
+    let dir = support::temp_dir("analyze-fake");
+    let t = write(
+        &dir,
+        "t.yaml",
+        &template("t", "sum(up)", "true", "")
+            .replace("        query:", "        timeout: 1\n        query:"),
+    );
+    let html = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 24\r\nConnection: close\r\n\r\n<html>bad gateway</html>".to_vec();
+    let not_json =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec();
+    let mut huge =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 40000000\r\nConnection: close\r\n\r\n".to_vec();
+    huge.extend(std::iter::repeat_n(b' ', 40_000_000));
+    for (answer, expected) in [
+        (Some(html), "HTTP 502"),
+        (Some(not_json), "not Prometheus's"),
+        (Some(huge), "larger than 32 MiB"),
+        (None, "timeout of 1 s"),
+    ] {
+        let url = fake_server(answer);
+        let out = support::bin()
+            .args(["analyze", &t, "--prometheus", &url])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {err}");
+        assert!(
+            err.contains(&url) && err.contains(expected),
+            "{expected}: {err}"
+        );
+    }
+}
+
+/// `rollout-guard serve` (TLS with an ephemeral CA nobody trusts) as an HTTPS server that is not
+/// Prometheus; killed on drop.
+struct TlsServer(std::process::Child, String);
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tls_server() -> TlsServer {
+    use std::io::BufRead;
+    let mut child = support::bin()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(out).lines();
+    let line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening"))
+        .expect("serve starts");
+    std::thread::spawn(move || lines.for_each(drop));
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let addr = v["addr"].as_str().unwrap().to_string();
+    TlsServer(child, format!("https://{addr}"))
+}
+
+#[test]
+fn https_verifies_the_certificate_unless_insecure() {
+    let server = tls_server();
+    let dir = support::temp_dir("analyze-tls");
+    let t = template("t", "sum(up)", "true", "");
+    let verified = write(&dir, "verified.yaml", &t);
+    let insecure = write(
+        &dir,
+        "insecure.yaml",
+        &t.replace("        query:", "        insecure: true\n        query:"),
+    );
+    let run = |file: &str| {
+        let out = support::bin()
+            .args(["analyze", file, "--prometheus", &server.1])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&verified);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&server.1) && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // insecure: the handshake succeeds, and the webhook answers what Prometheus would not.
+    let (code, err) = run(&insecure);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&server.1) && err.contains("HTTP 4"), "{err}");
+}
+
+#[test]
+fn headers_and_basic_auth_are_sent() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"1"]}]}}"#;
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let dir = support::temp_dir("analyze-headers");
+    let t = template("h", "sum(up{service=\"{{args.service}}\"})", "result[0] == 1", "").replace(
+        "        query:",
+        "        headers:\n        - key: X-Scope-OrgID\n          value: tenant-{{args.service}}\n        authentication:\n          basicAuth: {username: alice, password: s3cret}\n        query:",
+    );
+    let t = write(&dir, "h.yaml", &t);
+    let (code, r, err) = analyze(&[&t, "--prometheus", &url, "--at", "1700000000"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let request = seen.join().unwrap();
+    let lower = request.to_lowercase();
+    assert!(
+        request.starts_with(
+            "GET /api/v1/query?query=sum%28up%7Bservice%3D%22web%22%7D%29&time=1700000000 "
+        ),
+        "{request}"
+    );
+    assert!(lower.contains("x-scope-orgid: tenant-web\r\n"), "{request}");
+    // alice:s3cret
+    assert!(
+        lower.contains("authorization: basic ywxpy2u6cznjcmv0\r\n"),
+        "{request}"
+    );
+}
