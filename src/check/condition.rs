@@ -258,11 +258,42 @@ fn compile(text: &str) -> Result<Program, String> {
             "condition nests {depth} deep; the limit is {MAX_DEPTH}"
         ));
     }
-    match catch_unwind(|| expr::compile(text)) {
+    match guarded(|| expr::compile(text)) {
         Ok(Ok(program)) => Ok(program),
         Ok(Err(e)) => Err(one_line(&e.to_string())),
-        Err(_) => Err("the expression parser failed on this condition".into()),
+        Err(_) => Err(format!("{UNSUPPORTED} (its parser failed)")),
     }
+}
+
+/// How an error of this checker (not of Argo) starts: the crate panicked on a condition Go's
+/// expr may well accept, so nothing can be said about it.
+pub const UNSUPPORTED: &str = "rollout-guard's expression engine cannot evaluate this condition";
+
+/// True when `message` is this checker's failure rather than Argo's verdict.
+pub fn is_unsupported(message: &str) -> bool {
+    message.starts_with(UNSUPPORTED)
+}
+
+/// Runs `f` behind a panic boundary that keeps the crate's panic off stderr: the panic is
+/// turned into an error here, so the default hook's report would only alarm the user.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_BOUNDARY.with(|b| b.get()) {
+                previous(info);
+            }
+        }));
+    });
+    IN_BOUNDARY.with(|b| b.set(true));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    IN_BOUNDARY.with(|b| b.set(false));
+    out
+}
+
+thread_local! {
+    static IN_BOUNDARY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs a compiled condition: every evaluation goes through here, behind a panic boundary.
@@ -279,11 +310,15 @@ fn run(program: &Program, binding: Binding) -> Result<Value, Failure> {
         },
     );
     let unindexable = matches!(binding, Binding::Unindexable);
-    let outcome = catch_unwind(AssertUnwindSafe(|| ENV.run(program, &ctx)));
+    let outcome = guarded(|| ENV.run(program, &ctx));
     let err = match outcome {
         Ok(Ok(v)) => return Ok(v),
         Ok(Err(e)) => one_line(&e.to_string()),
-        Err(_) => return Err(Failure::Runtime("evaluation logic panicked".into())),
+        Err(_) => {
+            return Err(Failure::Runtime(format!(
+                "{UNSUPPORTED} (its evaluator failed)"
+            )))
+        }
     };
     Err(classify(&err, unindexable))
 }
@@ -302,6 +337,11 @@ fn classify(err: &str, unindexable: bool) -> Failure {
             return Failure::Index(i);
         }
     }
+    // A builtin or operator of a crate feature this build leaves out (`now()`, `matches`):
+    // Go's expr has it, so the crate's refusal says nothing about Argo.
+    if err.contains("requires expr-lang's") || err.contains("requires the `") {
+        return Failure::Runtime(format!("{UNSUPPORTED} ({err})"));
+    }
     if let Some(name) = err.strip_prefix("unknown variable: ") {
         return Failure::Static(format!("unknown name {name}"));
     }
@@ -316,7 +356,7 @@ fn classify(err: &str, unindexable: bool) -> Failure {
         "Invalid slice index",
         "Invalid argument",
     ];
-    let builtin_misuse = err.contains("() takes") || err.contains("() requires");
+    let builtin_misuse = err.contains("() takes");
     if STATIC.iter().any(|p| err.starts_with(p)) || builtin_misuse {
         Failure::Static(err.to_string())
     } else {
@@ -763,10 +803,54 @@ mod tests {
         assert!(syntax_error(&"1 ? ".repeat(200)).unwrap().contains("deep"));
         // The crate panics evaluating this; the boundary turns it into an error.
         let m = measure(Some("{a: -1}.a == -1"), None, &vector(&[]));
-        assert_ne!(m.phase, Phase::Successful, "{m:?}");
+        assert_eq!(m.phase, Phase::Error, "{m:?}");
+        assert!(
+            is_unsupported(m.message.as_deref().unwrap_or_default()),
+            "{m:?}"
+        );
         assert!(syntax_error(&"x".repeat(MAX_BYTES + 1))
             .unwrap()
             .contains("bytes"));
+    }
+
+    #[test]
+    fn features_the_build_leaves_out_are_not_argos_errors() {
+        for text in ["now() != nil", "\"a\" matches \"a\""] {
+            let m = measure(Some(text), None, &vector(&[1.0]));
+            assert!(
+                is_unsupported(m.message.as_deref().unwrap_or_default()),
+                "{text}: {m:?}"
+            );
+            assert!(static_error(text, ResultType::Vector).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn hostile_conditions_never_crash() {
+        let inputs = [
+            "result[",
+            "\"unterminated",
+            "((((",
+            "result[0] ?? 1",
+            "result | filter(# > 1)",
+            "let x = 1; x > 0",
+            "result[-1] > 0",
+            "result[1:] == []",
+            "1..3 == [1, 2, 3]",
+            "map(result, # * 2)[0] > 1",
+            "{a: -1}.a",
+            "-9223372036854775808 < 0",
+            "99999999999999999999 > 1",
+            "'\\u{ffffff}' == ''",
+            "result[9223372036854775807] > 0",
+            "result[-9223372036854775808] > 0",
+        ];
+        for text in inputs {
+            for r in [vector(&[]), vector(&[1.0]), ResultValue::Scalar(f64::NAN)] {
+                let _ = measure(Some(text), Some(text), &r);
+            }
+            let _ = static_error(text, ResultType::Unknown);
+        }
     }
 
     #[test]
