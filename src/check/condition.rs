@@ -131,12 +131,29 @@ pub struct Evaluation {
 
 /// Evaluates one condition against one result as Argo's `EvalCondition` does.
 pub fn eval(text: &str, result: &ResultValue) -> Evaluation {
-    NAN_ASKED.with(|c| c.set(false));
-    let value = eval_condition(text, result.result_type(), result);
-    Evaluation {
-        value,
-        tested_nan: NAN_ASKED.with(|c| c.get()),
-    }
+    eval_many(text, std::slice::from_ref(result)).remove(0)
+}
+
+/// [`eval`] on several results, compiling the condition once.
+pub fn eval_many(text: &str, results: &[ResultValue]) -> Vec<Evaluation> {
+    let program = compile(text);
+    results
+        .iter()
+        .map(|result| {
+            NAN_ASKED.with(|c| c.set(false));
+            let value = match &program {
+                Err(e) => Err(e.clone()),
+                Ok(p) => match static_error(text, result.result_type()) {
+                    Some(e) => Err(e),
+                    None => evaluate(p, result),
+                },
+            };
+            Evaluation {
+                value,
+                tested_nan: NAN_ASKED.with(|c| c.get()),
+            }
+        })
+        .collect()
 }
 
 thread_local! {

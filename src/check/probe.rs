@@ -148,9 +148,11 @@ fn reading(text: &str, ty: ResultType) -> Reading {
 }
 
 fn eval_all(text: &str, probes: &[Probe]) -> Option<Vec<(Probe, condition::Evaluation)>> {
+    let results: Vec<ResultValue> = probes.iter().map(|p| p.result()).collect();
     let evals: Vec<_> = probes
         .iter()
-        .map(|&p| (p, condition::eval(text, &p.result())))
+        .copied()
+        .zip(condition::eval_many(text, &results))
         .collect();
     let unsupported = evals.iter().any(|(_, e)| {
         e.value
