@@ -125,12 +125,29 @@ pub struct Evaluation {
 
 /// Evaluates one condition against one result as Argo's `EvalCondition` does.
 pub fn eval(text: &str, result: &ResultValue) -> Evaluation {
-    NAN_ASKED.with(|c| c.set(false));
-    let value = eval_condition(text, result.result_type(), result);
-    Evaluation {
-        value,
-        tested_nan: NAN_ASKED.with(|c| c.get()),
-    }
+    eval_many(text, std::slice::from_ref(result)).remove(0)
+}
+
+/// [`eval`] on several results, compiling the condition once.
+pub fn eval_many(text: &str, results: &[ResultValue]) -> Vec<Evaluation> {
+    let program = compile(text);
+    results
+        .iter()
+        .map(|result| {
+            NAN_ASKED.with(|c| c.set(false));
+            let value = match &program {
+                Err(e) => Err(e.clone()),
+                Ok(p) => match static_error(text, result.result_type()) {
+                    Some(e) => Err(e),
+                    None => evaluate(p, result),
+                },
+            };
+            Evaluation {
+                value,
+                tested_nan: NAN_ASKED.with(|c| c.get()),
+            }
+        })
+        .collect()
 }
 
 thread_local! {
@@ -243,8 +260,18 @@ fn compile(text: &str) -> Result<Program, String> {
     match boundary::guarded(Language::Condition, text, expr::compile) {
         Ok(Ok(program)) => Ok(program),
         Ok(Err(e)) => Err(one_line(&e.to_string())),
+        Err(boundary::Refusal::Crashed { .. }) => Err(format!("{UNSUPPORTED} (its parser failed)")),
         Err(refusal) => Err(refusal.to_string()),
     }
+}
+
+/// How an error of this checker (not of Argo) starts: the crate panicked on a condition Go's
+/// expr may well accept, so nothing can be said about it.
+pub const UNSUPPORTED: &str = "rollout-guard's expression engine cannot evaluate this condition";
+
+/// True when `message` is this checker's failure rather than Argo's verdict.
+pub fn is_unsupported(message: &str) -> bool {
+    message.starts_with(UNSUPPORTED)
 }
 
 /// Runs a compiled condition: every evaluation goes through here, behind a panic boundary.
@@ -264,7 +291,11 @@ fn run(program: &Program, binding: Binding) -> Result<Value, Failure> {
     let err = match boundary::contain(Language::Condition, || ENV.run(program, &ctx)) {
         Ok(Ok(v)) => return Ok(v),
         Ok(Err(e)) => one_line(&e.to_string()),
-        Err(refusal) => return Err(Failure::Runtime(refusal.to_string())),
+        Err(_) => {
+            return Err(Failure::Runtime(format!(
+                "{UNSUPPORTED} (its evaluator failed)"
+            )))
+        }
     };
     Err(classify(&err, unindexable))
 }
@@ -283,6 +314,11 @@ fn classify(err: &str, unindexable: bool) -> Failure {
             return Failure::Index(i);
         }
     }
+    // A builtin or operator of a crate feature this build leaves out (`now()`, `matches`):
+    // Go's expr has it, so the crate's refusal says nothing about Argo.
+    if err.contains("requires expr-lang's") || err.contains("requires the `") {
+        return Failure::Runtime(format!("{UNSUPPORTED} ({err})"));
+    }
     if let Some(name) = err.strip_prefix("unknown variable: ") {
         return Failure::Static(format!("unknown name {name}"));
     }
@@ -297,7 +333,7 @@ fn classify(err: &str, unindexable: bool) -> Failure {
         "Invalid slice index",
         "Invalid argument",
     ];
-    let builtin_misuse = err.contains("() takes") || err.contains("() requires");
+    let builtin_misuse = err.contains("() takes");
     if STATIC.iter().any(|p| err.starts_with(p)) || builtin_misuse {
         Failure::Static(err.to_string())
     } else {
@@ -724,8 +760,52 @@ mod tests {
         assert!(syntax_error(&"1 ? ".repeat(200)).unwrap().contains("deep"));
         // The crate panics evaluating this; the boundary turns it into an error.
         let m = measure(Some("{a: -1}.a == -1"), None, &vector(&[]));
-        assert_ne!(m.phase, Phase::Successful, "{m:?}");
+        assert_eq!(m.phase, Phase::Error, "{m:?}");
+        assert!(
+            is_unsupported(m.message.as_deref().unwrap_or_default()),
+            "{m:?}"
+        );
         assert!(syntax_error(&"x".repeat(4097)).unwrap().contains("bytes"));
+    }
+
+    #[test]
+    fn features_the_build_leaves_out_are_not_argos_errors() {
+        for text in ["now() != nil", "\"a\" matches \"a\""] {
+            let m = measure(Some(text), None, &vector(&[1.0]));
+            assert!(
+                is_unsupported(m.message.as_deref().unwrap_or_default()),
+                "{text}: {m:?}"
+            );
+            assert!(static_error(text, ResultType::Vector).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn hostile_conditions_never_crash() {
+        let inputs = [
+            "result[",
+            "\"unterminated",
+            "((((",
+            "result[0] ?? 1",
+            "result | filter(# > 1)",
+            "let x = 1; x > 0",
+            "result[-1] > 0",
+            "result[1:] == []",
+            "1..3 == [1, 2, 3]",
+            "map(result, # * 2)[0] > 1",
+            "{a: -1}.a",
+            "-9223372036854775808 < 0",
+            "99999999999999999999 > 1",
+            "'\\u{ffffff}' == ''",
+            "result[9223372036854775807] > 0",
+            "result[-9223372036854775808] > 0",
+        ];
+        for text in inputs {
+            for r in [vector(&[]), vector(&[1.0]), ResultValue::Scalar(f64::NAN)] {
+                let _ = measure(Some(text), Some(text), &r);
+            }
+            let _ = static_error(text, ResultType::Unknown);
+        }
     }
 
     #[test]

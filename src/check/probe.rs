@@ -119,19 +119,27 @@ impl Table {
 #[derive(Clone, Debug)]
 struct Reading {
     compile: Result<(), String>,
-    /// For each probe of the type, the condition's evaluation (empty when it does not compile).
-    probes: Vec<(Probe, condition::Evaluation)>,
+    /// For each probe of the type, the condition's evaluation; `None` when it does not
+    /// compile, the type is unknown, or this checker cannot evaluate it.
+    probes: Option<Vec<(Probe, condition::Evaluation)>>,
 }
 
 fn reading(text: &str, ty: ResultType) -> Reading {
     static MEMO: super::memo::Memo<Reading> = super::memo::Memo::new();
     MEMO.get_or(&format!("{ty:?}\u{0}{text}"), || {
         let compile = match condition::syntax_error(text) {
+            // The crate failed, not Argo: say nothing about this condition.
+            Some(e) if condition::is_unsupported(&e) => {
+                return Reading {
+                    compile: Ok(()),
+                    probes: None,
+                }
+            }
             Some(e) => Err(e),
             None => condition::static_error(text, ty).map_or(Ok(()), Err),
         };
         let probes = match (&compile, ty) {
-            (Err(_), _) | (_, ResultType::Unknown) => Vec::new(),
+            (Err(_), _) | (_, ResultType::Unknown) => None,
             (Ok(()), ResultType::Vector) => eval_all(text, &VECTOR_PROBES),
             (Ok(()), ResultType::Scalar) => eval_all(text, &SCALAR_PROBES),
         };
@@ -139,11 +147,19 @@ fn reading(text: &str, ty: ResultType) -> Reading {
     })
 }
 
-fn eval_all(text: &str, probes: &[Probe]) -> Vec<(Probe, condition::Evaluation)> {
-    probes
+fn eval_all(text: &str, probes: &[Probe]) -> Option<Vec<(Probe, condition::Evaluation)>> {
+    let results: Vec<ResultValue> = probes.iter().map(|p| p.result()).collect();
+    let evals: Vec<_> = probes
         .iter()
-        .map(|&p| (p, condition::eval(text, &p.result())))
-        .collect()
+        .copied()
+        .zip(condition::eval_many(text, &results))
+        .collect();
+    let unsupported = evals.iter().any(|(_, e)| {
+        e.value
+            .as_ref()
+            .is_err_and(|m| condition::is_unsupported(m))
+    });
+    (!unsupported).then_some(evals)
 }
 
 /// Builds the table for a metric's conditions (`None` or empty: unset, as Argo reads them).
@@ -171,7 +187,11 @@ pub fn table(success: Option<&str>, failure: Option<&str>, ty: ResultType) -> Ta
             .map(|&(w, text)| (w, reading(text, t)))
             .collect();
         // With an unknown type, a type that one condition cannot compile against is not it.
-        if readings.iter().any(|(_, r)| r.compile.is_err()) {
+        // A condition this checker cannot evaluate leaves the table without rows.
+        if readings
+            .iter()
+            .any(|(_, r)| r.compile.is_err() || r.probes.is_none())
+        {
             continue;
         }
         let probes: &[Probe] = match t {
@@ -190,7 +210,14 @@ fn row(probe: Probe, readings: &[(Which, Reading)], i: usize) -> Row {
     let mut verdict = [None, None];
     let mut tested_nan = false;
     for (which, reading) in readings {
-        let eval = &reading.probes[i].1;
+        let Some(eval) = reading
+            .probes
+            .as_ref()
+            .and_then(|p| p.get(i))
+            .map(|(_, e)| e)
+        else {
+            continue;
+        };
         tested_nan |= eval.tested_nan;
         match &eval.value {
             Ok(v) => verdict[*which as usize] = Some(*v),
@@ -290,5 +317,12 @@ mod tests {
         assert!(!table(Some("result < args.x"), None, ResultType::Unknown)
             .compile_errors
             .is_empty());
+    }
+
+    #[test]
+    fn a_condition_the_crate_cannot_evaluate_gives_no_verdict() {
+        // Go's expr accepts `{a: -1}.a`; the crate panics on it: no row, no compile error.
+        let t = table(Some("{a: -1}.a == -1"), None, ResultType::Vector);
+        assert!(t.compile_errors.is_empty() && t.rows.is_empty(), "{t:?}");
     }
 }

@@ -756,6 +756,21 @@ mod tests {
     }
 
     #[test]
+    fn unknown_result_type_checks_only_what_holds_for_every_type() {
+        // The whole query is an argument without a value: it may be a vector or a scalar.
+        let q = "sum(rate(http{svc=\"{{args.svc}}\"}[5m]))";
+        let templated = |cond: &str| {
+            ids(&template(
+                &GOOD.replace(SUCCESS, cond).replace(q, "\"{{args.svc}}\""),
+            ))
+        };
+        assert!(templated("successCondition: result < 0.5").is_empty());
+        // Indexing rules out a scalar, so the empty vector still breaks it.
+        assert_eq!(templated("successCondition: result[0] >= 0.95"), ["RG105"]);
+        assert_eq!(templated("successCondition: result < args.x"), ["RG104"]);
+    }
+
+    #[test]
     fn rg105_never_empty_query() {
         let unguarded = GOOD.replace(SUCCESS, "successCondition: result[0] >= 0.95");
         let query = "sum(rate(http{svc=\"{{args.svc}}\"}[5m]))";
