@@ -152,28 +152,12 @@ pub fn disabled_feature(query: &str, enabled: &[Feature]) -> Result<(), QueryPro
             _ => None,
         };
         let previous = was;
-        let next = {
-            let mut ahead = Lexer {
-                text: lexer.text,
-                pos: lexer.pos,
-            };
-            loop {
-                if ahead.pos >= text.len() {
-                    break None;
-                }
-                let start = ahead.pos;
-                match ahead.next_token() {
-                    Token::Space => continue,
-                    Token::Char(c) => break Some(Ok(c)),
-                    Token::Word { end } => break Some(Err(&text[start..end])),
-                    Token::String { .. } => break Some(Ok(b'"')),
-                }
-            }
-        };
-        let opens = next == Some(Ok(b'('));
         match token {
             Token::Word { end } => {
                 let word = &text[at..end];
+                // Only words look ahead, so a run of spaces is skipped once per word.
+                let next = next_significant(&text, end);
+                let opens = next == Some(Ok(b'('));
                 let grouped = matches!(next, Some(Err("by" | "without")));
                 if opens && EXPERIMENTAL_FUNCTIONS.contains(&word) {
                     refuse(
@@ -231,6 +215,24 @@ pub fn disabled_feature(query: &str, enabled: &[Feature]) -> Result<(), QueryPro
         after_open = false;
     }
     Ok(())
+}
+
+/// The first token after `pos` that is not space: a character (`"` for a string) or a word.
+fn next_significant(text: &str, pos: usize) -> Option<Result<u8, &str>> {
+    let mut ahead = Lexer {
+        text: text.as_bytes(),
+        pos,
+    };
+    while ahead.pos < text.len() {
+        let start = ahead.pos;
+        match ahead.next_token() {
+            Token::Space => continue,
+            Token::Char(c) => return Some(Ok(c)),
+            Token::Word { end } => return Some(Err(&text[start..end])),
+            Token::String { .. } => return Some(Ok(b'"')),
+        }
+    }
+    None
 }
 
 fn guarded_parse(query: &str) -> Result<QueryType, QueryProblem> {
