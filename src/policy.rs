@@ -34,6 +34,7 @@ pub struct PolicySpec {
     pub analysis: Option<AnalysisDefaults>,
     pub blue_green: BlueGreenDefaults,
     pub deployments: DeploymentSettings,
+    pub prometheus: PrometheusSettings,
 }
 
 /// Namespaces left alone.
@@ -141,6 +142,15 @@ impl Default for BlueGreenDefaults {
 #[serde(rename_all = "camelCase", default)]
 pub struct DeploymentSettings {
     pub require_rollout: Vec<String>,
+}
+
+/// What the Prometheus that runs the queries accepts.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PrometheusSettings {
+    /// Its `--enable-feature` flags that change what PromQL parses; none by default, as in
+    /// Prometheus.
+    pub features: Vec<crate::check::prometheus_features::Feature>,
 }
 
 /// A policy that could not be loaded.
@@ -284,6 +294,22 @@ mod tests {
             "apiVersion: rollout-guard.io/v1alpha1\nkind: RolloutPolicy\nspec:\n  canry: {}\n";
         let err = Policy::from_yaml(text, "p.yaml").unwrap_err().to_string();
         assert!(err.contains("canry"), "{err}");
+    }
+
+    #[test]
+    fn prometheus_features_default_to_none_and_unknown_flags_are_refused() {
+        use crate::check::prometheus_features::Feature;
+        assert!(Policy::embedded().spec.prometheus.features.is_empty());
+        let head = "apiVersion: rollout-guard.io/v1alpha1\nkind: RolloutPolicy\nspec:\n";
+        let text = format!("{head}  prometheus:\n    features: [promql-experimental-functions]\n");
+        let policy = Policy::from_yaml(&text, "p.yaml").unwrap();
+        assert_eq!(
+            policy.spec.prometheus.features,
+            [Feature::PromqlExperimentalFunctions]
+        );
+        let text = format!("{head}  prometheus:\n    features: [promql-experimental-fnctions]\n");
+        let err = Policy::from_yaml(&text, "p.yaml").unwrap_err().to_string();
+        assert!(err.contains("spec.prometheus.features"), "{err}");
     }
 
     #[test]

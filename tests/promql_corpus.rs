@@ -1,6 +1,7 @@
 //! RG102's PromQL checking against real queries and against Prometheus's own parser tests
 //! (`../shared/corpus/promql/`, read in place).
 
+use rollout_guard::check::prometheus_features::Feature;
 use rollout_guard::check::promql;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -87,25 +88,11 @@ fn needs_feature_flag(input: &str) -> bool {
         || EXPERIMENTAL.iter().any(|k| compact.contains(k))
 }
 
-/// Where rollout-guard and Prometheus disagree, by `parse_test.go` line, and why. All are
-/// invalid queries that promql-parser accepts (numbers out of Go's ranges): no valid query is
-/// rejected. A wrong rejection would have to be worked around in `check::promql`, not listed.
-const KNOWN_DIFFERENCES: &[(u64, &str)] = &[
-    (
-        618,
-        "a number too large for a float64 is accepted (Prometheus: out of range)",
-    ),
-    (1978, "an @ timestamp beyond int64 milliseconds is accepted"),
-    (1989, "an @ timestamp below int64 milliseconds is accepted"),
-    (
-        5238,
-        "an offset beyond the int64 nanosecond range is accepted",
-    ),
-    (
-        5249,
-        "a range beyond the int64 nanosecond range is accepted",
-    ),
-];
+/// Where rollout-guard and Prometheus disagree, by `parse_test.go` line, and why. None today:
+/// the numbers promql-parser accepted out of Go's ranges (`1e1000`, `@` timestamps beyond int64
+/// milliseconds, offsets and ranges beyond int64 nanoseconds) are checked in `check::number`.
+/// A wrong rejection would have to be worked around in `check::promql`, not listed.
+const KNOWN_DIFFERENCES: &[(u64, &str)] = &[];
 
 #[test]
 fn agrees_with_prometheus_parser_tests() {
@@ -141,4 +128,49 @@ fn agrees_with_prometheus_parser_tests() {
         found, listed,
         "the differences changed: update KNOWN_DIFFERENCES with the reason for each"
     );
+}
+
+/// Prometheus's parser tests run with every feature flag on. The cases that need one and that
+/// Prometheus accepts pass the flag check once the policy enables the flags, and are refused,
+/// naming the flag, with Prometheus's defaults. (`@ start()` / `@ end()` need no flag: the
+/// corpus filter above is broader than Prometheus.)
+#[test]
+fn feature_flag_cases_follow_the_policy() {
+    const ALL: &[Feature] = &[
+        Feature::PromqlExperimentalFunctions,
+        Feature::PromqlDurationExpr,
+        Feature::PromqlBinopFillModifiers,
+    ];
+    let rows = corpus("parse_test.jsonl");
+    let (mut refused, mut unparsed) = (0, 0);
+    let mut wrong = Vec::new();
+    for r in &rows {
+        let input = r["input"].as_str().unwrap();
+        // Extended range selectors (`anchored`, `smoothed`) are not modelled.
+        let modelled = !input.contains("anchored") && !input.contains("smoothed");
+        if !needs_feature_flag(input) || r["fail"].as_bool().unwrap() || !modelled {
+            continue;
+        }
+        if let Err(e) = promql::disabled_feature(input, ALL) {
+            wrong.push(format!("refused with every flag on: {input}: {e}"));
+        }
+        // promql-parser 0.11 cannot parse duration expressions at all.
+        if promql::check(input, &|_| None).is_err() {
+            unparsed += 1;
+        }
+        let standard = input.contains("@ start()") || input.contains("@ end()");
+        match promql::disabled_feature(input, &[]) {
+            Ok(()) if standard => {}
+            Err(e) if !standard && e.to_string().contains("--enable-feature=promql-") => {
+                refused += 1
+            }
+            Err(e) => wrong.push(format!("refused: {input}: {e}")),
+            Ok(()) => wrong.push(format!("accepted without its flag: {input}")),
+        }
+    }
+    println!(
+        "{refused} feature-flag cases refused by default; {unparsed} of them promql-parser cannot parse"
+    );
+    assert!(refused > 30, "{refused}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -92,7 +92,15 @@ rules! {
         "A Prometheus `query` that is not valid PromQL, checked after `{{args.*}}` substitution.",
         "Argo only finds a broken query when the AnalysisRun runs and errors, in the middle of a rollout. \
          The query is parsed with the arguments' known values (template defaults or what the Rollout passes) \
-         and type-fitting placeholders for the others.",
+         and type-fitting placeholders for the others. It is judged as Prometheus 3.x judges it: \
+         `=~`/`!~` regexes with Go's RE2 grammar (`regexp/syntax/parse.go`: `a**`, `x{2}{3}`, `a{1001}`, \
+         `[0--9]`, `(?x)` are errors, `a{,3}` is a literal); numbers with Go's `strconv.ParseFloat` \
+         (`promql/parser/parse.go` `number`: `1e1000` is out of range), `@` timestamps within int64 and \
+         number durations within int64 nanoseconds; experimental functions and aggregators (`limitk`, \
+         `info`, `sort_by_label`, `mad_over_time`, ...; `promql/parser/functions.go` `Experimental`), \
+         `fill()` modifiers and duration expressions are refused unless the policy's \
+         `spec.prometheus.features` lists the `--enable-feature` flag your Prometheus runs with \
+         (`promql-experimental-functions`, `promql-binop-fill-modifiers`, `promql-duration-expr`).",
         "Fix the query; `promtool` or the Prometheus UI show the same parse error.";
     RG103 = "RG103", "missing-condition", Deny,
         "A metric with neither `successCondition` nor `failureCondition`.",

@@ -47,7 +47,9 @@ impl Sink {
 /// Runs every rule that applies to `obj`.
 pub fn check(obj: &Object, catalog: &Catalog, policy: &crate::policy::Policy, out: &mut Sink) {
     match obj.kind {
-        Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => template::check(obj, out),
+        Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
+            template::check(obj, &policy.spec.prometheus.features, out)
+        }
         Kind::Rollout => rollout::check(obj, catalog, out),
         Kind::Deployment => deployment::check(obj, catalog, policy, out),
     }

@@ -6,6 +6,7 @@ use super::Sink;
 use crate::catalog::scalar_text;
 use crate::check::condition::{Phase, ResultType};
 use crate::check::probe::{self, Probe, Table, Which};
+use crate::check::prometheus_features::Feature;
 use crate::check::{args, duration, empty, promql};
 use crate::manifest::Object;
 use serde_json::Value;
@@ -92,8 +93,8 @@ impl<'a> Metric<'a> {
     }
 }
 
-/// Runs every template rule.
-pub(super) fn check(obj: &Object, out: &mut Sink) {
+/// Runs every template rule; `features` are the Prometheus feature flags the policy enables.
+pub(super) fn check(obj: &Object, features: &[Feature], out: &mut Sink) {
     let spec = obj.value.get("spec");
     let declared: Vec<&str> = spec
         .and_then(|s| s.get("args"))
@@ -133,7 +134,7 @@ pub(super) fn check(obj: &Object, out: &mut Sink) {
             defaults: &defaults,
             query_type: None,
         };
-        m.query_type = rg102_invalid_promql(&m, out);
+        m.query_type = rg102_invalid_promql(&m, features, out);
         rg101_missing_failure_limit(&m, out);
         rg103_missing_condition(&m, out);
         let table = condition_table(&m);
@@ -164,10 +165,17 @@ fn rg101_missing_failure_limit(m: &Metric, out: &mut Sink) {
     }
 }
 
-/// Returns the query's type when it parses, for the condition rules.
-fn rg102_invalid_promql(m: &Metric, out: &mut Sink) -> Option<promql::QueryType> {
+/// Returns the query's type when it parses, for the condition rules. A feature the policy's
+/// Prometheus lacks is reported first, naming the flag, since promql-parser accepts (or, for
+/// duration expressions, fails on) such queries without saying why.
+fn rg102_invalid_promql(
+    m: &Metric,
+    features: &[Feature],
+    out: &mut Sink,
+) -> Option<promql::QueryType> {
     let query = m.prometheus()?.get("query")?.as_str()?;
-    match promql::check(query, &|name| m.defaults.get(name).cloned()) {
+    let known = |name: &str| m.defaults.get(name).cloned();
+    match promql::disabled_feature(query, features).and_then(|()| promql::check(query, &known)) {
         Ok(t) => Some(t),
         Err(problem) => {
             out.report(
@@ -597,6 +605,45 @@ mod tests {
     }
 
     #[test]
+    fn rg102_follows_the_policy_s_prometheus_features() {
+        use crate::check::prometheus_features::Feature;
+        let t = template(&GOOD.replace("sum(rate(", "limitk(1, rate("));
+        let obj = crate::rules::testing::objects(&t).pop().unwrap();
+        let run = |features: &[Feature]| {
+            let mut sink = crate::rules::Sink::default();
+            super::check(&obj, features, &mut sink);
+            sink.findings
+        };
+        let refused = run(&[]);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].rule.id, "RG102");
+        assert_eq!(
+            refused[0].pointer,
+            "/spec/metrics/0/provider/prometheus/query"
+        );
+        assert!(
+            refused[0]
+                .message
+                .contains("--enable-feature=promql-experimental-functions"),
+            "{}",
+            refused[0].message
+        );
+        assert!(run(&[Feature::PromqlExperimentalFunctions]).is_empty());
+        // A Go regex Rust would reject is valid; one Go rejects is RG102 with Go's reason.
+        assert!(with("svc=\"{{args.svc}}\"", "svc=~\"a{,3}|b\"").is_empty());
+        let bad = findings(&template(
+            &GOOD.replace("svc=\"{{args.svc}}\"", "svc=~\"a**\""),
+        ));
+        assert_eq!(
+            bad,
+            [(
+                "RG102".to_string(),
+                "/spec/metrics/0/provider/prometheus/query".to_string()
+            )]
+        );
+    }
+
+    #[test]
     fn rg103() {
         assert_eq!(
             with(
@@ -652,7 +699,7 @@ mod tests {
     fn messages(yaml: &str, rule: &str) -> Vec<String> {
         let objs = crate::rules::testing::objects(yaml);
         let mut sink = crate::rules::Sink::default();
-        super::check(&objs[0], &mut sink);
+        super::check(&objs[0], &[], &mut sink);
         sink.findings
             .into_iter()
             .filter(|f| f.rule.id == rule)
@@ -872,7 +919,7 @@ mod tests {
         assert_eq!(found, [("RG108".into(), "/spec/metrics/0/count".into())]);
         let objs = crate::rules::testing::objects(&t);
         let mut sink = crate::rules::Sink::default();
-        super::check(&objs[0], &mut sink);
+        super::check(&objs[0], &[], &mut sink);
         let message = &sink.findings[0].message;
         assert!(
             message.contains("Argo rejects the AnalysisRun"),
