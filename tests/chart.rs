@@ -793,7 +793,7 @@ spec:
       failureLimit: 2
       successCondition: result[0] >= 0.95
       provider:
-        prometheus: {address: "http://prometheus:9090", query: "vector(1)"}
+        prometheus: {address: "http://prometheus:9090", query: "sum(rate(http_requests_total[5m]))"}
 "#,
     );
     let lint = |policy: Option<&Path>| {

@@ -45,7 +45,11 @@ const BAD_JSON: &str = r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Analys
 
 /// The same template without `failureLimit`: RG101 at the metric, line 9 column 7.
 fn bad() -> String {
-    GOOD.replace("      failureLimit: 1\n", "")
+    // Its own name: two templates of one name in one run are RG002.
+    GOOD.replace("      failureLimit: 1\n", "").replace(
+        "metadata:\n  name: success-rate\n",
+        "metadata:\n  name: unlimited\n",
+    )
 }
 
 fn target_dir() -> PathBuf {
