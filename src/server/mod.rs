@@ -513,9 +513,18 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         }
         r
     };
-    // A body declared too large is answered at once: waiting for it to arrive (or not) only
-    // holds the connection.
+    // A body declared too large is answered at once, not after it has arrived (or failed to).
+    // What the client is still sending is read and dropped in the background, up to
+    // DRAIN_MAX_BYTES and the deadline, so that a client busy sending sees the 413 instead of
+    // a connection reset; then the connection closes.
     if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_MAX_BYTES) {
+            let body = req.into_body();
+            tokio::spawn(tokio::time::timeout(deadline, async move {
+                let mut body = body;
+                while let Some(Ok(_)) = body.frame().await {}
+            }));
+        }
         return too_large(true);
     }
     let Ok(Ok(_reserved)) = tokio::time::timeout(
