@@ -5,6 +5,8 @@
 
 #[path = "../tests/support/prometheus.rs"]
 mod prometheus;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use rollout_guard::analyze::{self, classify::classify, prom::Client, run};
 use std::time::Instant;

@@ -41,6 +41,16 @@ impl Source {
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.bytes)
     }
+
+    /// The directory the source lives in (`dir/`, empty for stdin): the objects' `origin`, the
+    /// hint that resolves references to templates beside them first.
+    pub fn origin(&self) -> String {
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(|p| format!("{}/", p.display()))
+            .unwrap_or_default()
+    }
 }
 
 /// A finding placed in its file.
@@ -246,7 +256,7 @@ pub fn lint(sources: Vec<Source>, read_errors: Vec<ReadError>, policy: &Policy) 
         for doc in parsed.documents {
             match doc {
                 Document::Object { mut object, node } => {
-                    object.origin = origin(src);
+                    object.origin = src.origin();
                     placed.push(Placed {
                         source: i,
                         object: *object,
@@ -396,26 +406,25 @@ fn ignores(obj: &Object, policy: &Policy, rule: &rules::Rule) -> bool {
             .is_some_and(|a| a.split(',').any(|i| i.trim().eq_ignore_ascii_case(rule.id)))
 }
 
-/// The directory a source lives in, as a reference-resolution hint.
-fn origin(src: &Source) -> String {
-    src.path
-        .as_deref()
-        .and_then(Path::parent)
-        .map(|p| format!("{}/", p.display()))
-        .unwrap_or_default()
-}
-
 /// The catalog holding the shipped templates.
 pub fn shipped_catalog() -> Catalog {
     let mut catalog = Catalog::new(Coverage::Shipped);
-    for (_, text) in SHIPPED_TEMPLATES {
-        for doc in manifest::parse_text(text).documents {
-            if let Document::Object { object, .. } = doc {
-                catalog.add(&object);
-            }
-        }
+    for object in shipped_templates() {
+        catalog.add(&object);
     }
     catalog
+}
+
+/// The ClusterAnalysisTemplates shipped in `policies/`, as objects.
+pub fn shipped_templates() -> Vec<Object> {
+    SHIPPED_TEMPLATES
+        .iter()
+        .flat_map(|(_, text)| manifest::parse_text(text).documents)
+        .filter_map(|d| match d {
+            Document::Object { object, .. } => Some(*object),
+            Document::Skipped => None,
+        })
+        .collect()
 }
 
 fn syntax_finding(src: &Source, err: &manifest::SyntaxError, policy: &Policy) -> Option<Located> {

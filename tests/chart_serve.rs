@@ -9,12 +9,12 @@ mod support;
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{b64, bin, helm_path, parse_yaml_stream, repo, temp_dir};
+use support::{b64, bin, free_port, helm_path, parse_yaml_stream, repo, temp_dir};
 
 const NAMESPACE: &str = "guard-system";
 
@@ -39,14 +39,6 @@ fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
     assert_eq!(found.len(), 1, "{kind}");
     found[0]
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Kills the server when the test ends, however it ends.

@@ -17,7 +17,6 @@ pub mod run;
 
 use crate::lint;
 use crate::manifest::{self, Document, Object};
-use std::path::Path;
 
 /// The command line of `analyze`, already split into fields.
 #[derive(Clone, Debug, Default)]
@@ -45,12 +44,7 @@ pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
                 src.name, e.line, e.column, e.message
             ));
         }
-        let origin = src
-            .path
-            .as_deref()
-            .and_then(Path::parent)
-            .map(|p| format!("{}/", p.display()))
-            .unwrap_or_default();
+        let origin = src.origin();
         for doc in parsed.documents {
             if let Document::Object { mut object, .. } = doc {
                 object.origin = origin.clone();
@@ -65,7 +59,7 @@ pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
         return Err("no AnalysisTemplate, ClusterAnalysisTemplate or Rollout in the input".into());
     }
     let mut catalog = lint::shipped_catalog();
-    let mut templates: Vec<Object> = shipped_templates();
+    let mut templates: Vec<Object> = lint::shipped_templates();
     for o in &objects {
         catalog.add(o);
         if o.kind.is_template() {
@@ -79,18 +73,6 @@ pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
         env_address: env.as_deref(),
     };
     Ok(plan::plan(&objects, &templates, &catalog, &inputs))
-}
-
-/// The templates shipped in `policies/`, as objects (the catalog keeps only summaries).
-fn shipped_templates() -> Vec<Object> {
-    lint::SHIPPED_TEMPLATES
-        .iter()
-        .flat_map(|(_, text)| manifest::parse_text(text).documents)
-        .filter_map(|d| match d {
-            Document::Object { object, .. } => Some(*object),
-            Document::Skipped => None,
-        })
-        .collect()
 }
 
 /// The measuring options of a request; `now_ms` is the current time.

@@ -96,15 +96,11 @@ pub fn plan(
     let mut out = Vec::new();
     let mut referenced: Vec<(Kind, String, String)> = Vec::new();
     for rollout in objects.iter().filter(|o| o.kind == Kind::Rollout) {
-        for (at, block) in analysis_blocks(&rollout.value) {
+        // The blocks lint checks and the mutator counts: one definition of a Rollout's analyses.
+        for block in crate::mutate::analysis_blocks(&rollout.value) {
             let mut found = Vec::new();
             let mut missing = Vec::new();
-            for r in block
-                .get("templates")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for (_, r) in &block.refs {
                 let Some(name) = r.get("templateName").and_then(Value::as_str) else {
                     continue;
                 };
@@ -133,13 +129,17 @@ pub fn plan(
                     )),
                 }
             }
-            let passed = passed_args(block, rollout);
+            let passed = passed_args(block.args, rollout);
+            let dry_run = rollout
+                .value
+                .pointer(&block.at)
+                .and_then(|b| b.get("dryRun"));
             let mut analysis = build(
                 format!("Rollout/{}", rollout.name),
-                Some(at),
+                Some(block.at),
                 &found,
                 &passed,
-                block.get("dryRun"),
+                dry_run,
                 inputs,
             );
             if let Some(m) = missing.into_iter().next() {
@@ -167,43 +167,12 @@ pub fn plan(
     out
 }
 
-/// Every analysis block of a Rollout: canary background, steps, blue-green pre/post promotion.
-fn analysis_blocks(rollout: &Value) -> Vec<(String, &Value)> {
-    fn push<'a>(out: &mut Vec<(String, &'a Value)>, at: String, v: Option<&'a Value>) {
-        if let Some(v) = v.filter(|v| v.is_object()) {
-            out.push((at, v));
-        }
-    }
-    let mut out = Vec::new();
-    let canary = rollout.pointer("/spec/strategy/canary");
-    push(
-        &mut out,
-        "/spec/strategy/canary/analysis".into(),
-        canary.and_then(|c| c.get("analysis")),
-    );
-    let steps = canary
-        .and_then(|c| c.get("steps"))
-        .and_then(Value::as_array);
-    for (i, step) in steps.into_iter().flatten().enumerate() {
-        push(
-            &mut out,
-            format!("/spec/strategy/canary/steps/{i}/analysis"),
-            step.get("analysis"),
-        );
-    }
-    for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
-        let at = format!("/spec/strategy/blueGreen/{key}");
-        push(&mut out, at.clone(), rollout.pointer(&at));
-    }
-    out
-}
-
 /// An argument's value, or why it has none here.
 type ArgValue = Result<String, String>;
 
 /// The arguments a Rollout's analysis block passes, `valueFrom.fieldRef` read from the Rollout.
-fn passed_args(block: &Value, rollout: &Object) -> Vec<(String, ArgValue)> {
-    let list = block.get("args").and_then(Value::as_array);
+fn passed_args(args: Option<&Value>, rollout: &Object) -> Vec<(String, ArgValue)> {
+    let list = args.and_then(Value::as_array);
     list.into_iter()
         .flatten()
         .filter_map(|a| {

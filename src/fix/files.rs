@@ -4,7 +4,6 @@ use super::{labels, mutate_source, unified_diff, write, Changed};
 use crate::engine::Context;
 use crate::lint::{self, Source};
 use crate::policy::Policy;
-use std::path::Path;
 
 /// What to do with a source that needs mutations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,13 +90,7 @@ pub fn fix_sources(sources: &mut [Source], policy: &Policy, mode: Mode) -> Vec<F
 
 fn fix_one(src: &mut Source, ctx: &Context, mode: Mode) -> Status {
     let refused = |line: Option<usize>, message: String| Status::Refused { line, message };
-    let origin = src
-        .path
-        .as_deref()
-        .and_then(Path::parent)
-        .map(|p| format!("{}/", p.display()))
-        .unwrap_or_default();
-    let mutated = match mutate_source(&src.bytes, ctx, &origin) {
+    let mutated = match mutate_source(&src.bytes, ctx, &src.origin()) {
         Ok(m) => m,
         Err(r) => return refused(Some(r.line), r.message),
     };

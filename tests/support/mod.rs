@@ -122,15 +122,26 @@ pub fn tool(var: &str, name: &str, install: &str) -> PathBuf {
         assert!(p.exists(), "{var}={} does not exist", p.display());
         return p;
     }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!("{name} not found: run `export {var}=$({install})` (or put {name} on PATH)")
-        })
+    on_path(name).unwrap_or_else(|| {
+        panic!("{name} not found: run `export {var}=$({install})` (or put {name} on PATH)")
+    })
+}
+
+/// `name` in one of the directories of PATH.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|p| p.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A TCP port free on loopback at the moment of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The real helm (`HELM`, or helm on PATH).

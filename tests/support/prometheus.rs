@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,18 +31,12 @@ impl Drop for Prometheus {
 
 /// `name` on PATH, or a panic that says how to install it.
 fn installed(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is not installed: `apt-get install -y prometheus` (Debian's package has \
-                 prometheus and promtool; .ci/test installs it)"
-            )
-        })
+    crate::support::on_path(name).unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed: `apt-get install -y prometheus` (Debian's package has \
+             prometheus and promtool; .ci/test installs it)"
+        )
+    })
 }
 
 fn fresh_dir() -> PathBuf {
@@ -80,7 +74,7 @@ impl Prometheus {
         std::fs::write(&config, "global: {}\n").unwrap();
         // A port can be taken between the probe and the bind: try a few.
         for _ in 0..5 {
-            let port = free_port();
+            let port = crate::support::free_port();
             let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
             let child = Command::new(&prometheus)
                 .arg(format!("--config.file={}", config.display()))
@@ -130,14 +124,6 @@ impl Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The status of a plain HTTP GET on loopback.
 fn get_status(port: u16, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -150,7 +136,7 @@ fn get_status(port: u16, path: &str) -> Option<u16> {
 
 /// A free loopback URL nothing listens on (for the "Prometheus is down" cases).
 pub fn nothing_listening() -> String {
-    format!("http://127.0.0.1:{}", free_port())
+    format!("http://127.0.0.1:{}", crate::support::free_port())
 }
 
 /// OpenMetrics text for gauges: `(series, values)` with one value every `every` seconds from
