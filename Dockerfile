@@ -11,13 +11,16 @@ FROM docker.io/library/rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that a source change does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+COPY crates/core/Cargo.toml crates/core/
 COPY benches benches
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+RUN mkdir -p src crates/core/src && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs crates/core/src/lib.rs \
     && cargo build --release --locked --bin rollout-guard \
-    && rm -rf src
+    && rm -rf src crates/core/src
 COPY src src
+COPY crates crates
 COPY policies policies
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/core/src/lib.rs \
     && cargo build --release --locked --bin rollout-guard \
     && strip target/release/rollout-guard
 

@@ -58,7 +58,7 @@ fn main() {
     });
     let large = with_large_pod_template(&serde_json::from_slice(&fixture).unwrap());
     let policy = Policy::embedded();
-    let catalog = rollout_guard::lint::shipped_catalog();
+    let lookup = rollout_guard::lookup::shipped::lookup();
 
     println!("admission::handle in process, best of 3 x {ROUNDS}:");
     for (name, body) in [
@@ -66,7 +66,7 @@ fn main() {
         ("with a 10 KB pod template", &large),
     ] {
         let review = micros(|| {
-            let out = admission::handle(Webhook::Validate, body, &policy, &catalog).unwrap();
+            let out = admission::handle(Webhook::Validate, body, &policy, &lookup).unwrap();
             std::hint::black_box(out);
         });
         let skip = micros(|| {

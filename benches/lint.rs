@@ -98,7 +98,7 @@ fn main() {
     let (parse, docs) = best_of(5, || manifest::parse_text(&text).documents.len());
     assert_eq!(docs, DOCS);
     let (lint_time, report) = best_of(5, || {
-        let source = lint::Source {
+        let source = rollout_guard::source::Source {
             name: "bench.yaml".into(),
             path: None,
             bytes: text.as_bytes().to_vec(),

@@ -9,8 +9,8 @@
 //! because kube-core serialises `patch` as an array of bytes (kube-rs issue 1781) where the API
 //! wants base64.
 
-use crate::catalog::Catalog;
 use crate::engine::{self, Context, Finding, Review, Unread};
+use crate::lookup::Lookup;
 use crate::manifest::{Kind, Object};
 use crate::policy::Policy;
 use crate::rules::Severity;
@@ -367,7 +367,7 @@ pub fn handle(
     webhook: Webhook,
     body: &[u8],
     policy: &Policy,
-    catalog: &Catalog,
+    lookup: &Lookup,
 ) -> Result<Outcome, AdmissionError> {
     let review: ReviewIn = serde_json::from_slice(body).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {
@@ -473,7 +473,7 @@ pub fn handle(
         }
         let Review {
             findings, patch, ..
-        } = engine::review(&obj, &Context { policy, catalog });
+        } = engine::review(&obj, &Context { policy, lookup });
         let denied = findings.iter().any(|f| f.severity == Severity::Deny);
         response.warnings = warnings(&findings);
         if denied {
@@ -631,7 +631,7 @@ mod tests {
             webhook,
             &review(request),
             &Policy::embedded(),
-            &crate::lint::shipped_catalog(),
+            &crate::lookup::shipped::lookup(),
         )
         .unwrap();
         let v: Value = serde_json::from_slice(&out.body).unwrap();
@@ -711,7 +711,7 @@ mod tests {
     #[test]
     fn bad_bodies_are_errors_that_say_why() {
         let p = Policy::embedded();
-        let c = Catalog::default();
+        let c = Lookup::default();
         let e = |b: &[u8]| {
             handle(Webhook::Validate, b, &p, &c)
                 .unwrap_err()

@@ -2,11 +2,11 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use rollout_guard::fix::{self, files::Mode, files::Status as FixStatus};
-use rollout_guard::lint;
+use rollout_guard::fix::{self, Mode, Status as FixStatus};
 use rollout_guard::policy::Policy;
-use rollout_guard::report::{self, Format};
+use rollout_guard::render::{self, Format};
 use rollout_guard::rules::{self, Severity};
+use rollout_guard::{input, lint, mutation};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -162,7 +162,7 @@ struct ServeArgs {
 }
 
 fn go_duration(text: &str) -> Result<std::time::Duration, String> {
-    rollout_guard::check::duration::go_seconds(text)
+    rollout_guard::lang::duration::go_seconds(text)
         .filter(|s| *s >= 0.0)
         .map(std::time::Duration::from_secs_f64)
         .ok_or_else(|| format!("{text:?} is not a duration such as 500ms, 10s or 1m"))
@@ -244,17 +244,17 @@ fn load_policy(path: Option<&str>) -> anyhow::Result<Policy> {
 
 fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let policy = load_policy(args.policy.as_deref())?;
-    let (mut sources, errors) = lint::read_sources(&args.paths);
+    let (mut sources, errors) = input::read_sources(&args.paths);
     let mut fix_failed = false;
     if args.fix || args.diff {
         let mode = if args.diff { Mode::Diff } else { Mode::Write };
-        let results = fix::files::fix_sources(&mut sources, &policy, mode);
+        let results = fix::fix_sources(&mut sources, &policy, mode);
         for r in &results {
-            if let Some(line) = fix::files::describe(r, mode) {
+            if let Some(line) = fix::describe(r, mode) {
                 eprintln!("{line}");
             }
         }
-        eprintln!("rollout-guard: {}", fix::files::summary(&results, mode));
+        eprintln!("rollout-guard: {}", fix::summary(&results, mode));
         fix_failed = results
             .iter()
             .any(|r| matches!(r.status, FixStatus::Refused { .. }));
@@ -284,7 +284,7 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
         && std::env::var_os("NO_COLOR").is_none();
     {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        match report::write(&report, args.format, color, &mut out).and_then(|()| out.flush()) {
+        match render::write(&report, args.format, color, &mut out).and_then(|()| out.flush()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             other => other?,
         }
@@ -355,17 +355,17 @@ fn run_mutate(args: MutateArgs) -> anyhow::Result<ExitCode> {
     if args.input != "-" && std::path::Path::new(&args.input).is_dir() {
         anyhow::bail!("{}: is a directory; mutate takes one file or -", args.input);
     }
-    let (sources, errors) = lint::read_sources(std::slice::from_ref(&args.input));
+    let (sources, errors) = input::read_sources(std::slice::from_ref(&args.input));
     if let Some(e) = errors.first() {
         anyhow::bail!("{}: {}", e.path, e.message);
     }
     let src = sources.into_iter().next().context("no input")?;
-    let catalog = lint::shipped_catalog();
+    let lookup = rollout_guard::lookup::shipped::lookup();
     let ctx = rollout_guard::engine::Context {
         policy: &policy,
-        catalog: &catalog,
+        lookup: &lookup,
     };
-    let mutated = fix::mutate_source(&src.bytes, &ctx, "")
+    let mutated = mutation::source::mutate_source(&src.bytes, &ctx, "")
         .map_err(|r| anyhow::anyhow!("{}:{}: {}", src.name, r.line, r.message))?;
     if args.patch {
         let lines: String = mutated
@@ -392,7 +392,7 @@ fn run_mutate(args: MutateArgs) -> anyhow::Result<ExitCode> {
                 "{}:{}: note: {}; printing the mutated documents re-serialised (comments and layout are not kept)",
                 src.name, r.line, r.message
             );
-            print(&fix::render_documents(&mutated.documents))?;
+            print(&mutation::source::render_documents(&mutated.documents))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -418,8 +418,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let result = runtime.block_on(async {
         if args.cluster {
-            let catalog = rollout_guard::cluster::ClusterCatalog::connect().await?;
-            config.catalog = std::sync::Arc::new(catalog);
+            let lookup = rollout_guard::cluster::ClusterLookup::connect().await?;
+            config.lookup = std::sync::Arc::new(lookup);
         }
         anyhow::Ok(server::run(config, shutdown_signal()).await?)
     });

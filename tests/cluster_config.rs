@@ -6,7 +6,7 @@
 mod kube_mock;
 
 use kube_mock::KubeMock;
-use rollout_guard::cluster::ClusterCatalog;
+use rollout_guard::cluster::ClusterLookup;
 use serde_json::json;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ async fn kubeconfig_is_used_and_its_absence_is_a_clear_error() {
     std::env::set_var("KUBECONFIG", dir.join("missing-kubeconfig"));
     std::env::remove_var("KUBERNETES_SERVICE_HOST");
     std::env::remove_var("KUBERNETES_SERVICE_PORT");
-    let message = match ClusterCatalog::connect().await {
+    let message = match ClusterLookup::connect().await {
         Ok(_) => panic!("connected with no configuration"),
         Err(e) => e.to_string(),
     };
@@ -47,15 +47,15 @@ async fn kubeconfig_is_used_and_its_absence_is_a_clear_error() {
     )
     .unwrap();
     std::env::set_var("KUBECONFIG", &kubeconfig);
-    let catalog = ClusterCatalog::connect().await.expect("a client");
+    let lookup = ClusterLookup::connect().await.expect("a client");
     tokio::time::timeout(Duration::from_secs(30), async {
-        while !catalog.ready() {
+        while !lookup.ready() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
     .expect("ready over HTTP");
-    assert!(catalog
+    assert!(lookup
         .snapshot()
         .template(false, "shop", "latency", "")
         .is_some());

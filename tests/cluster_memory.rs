@@ -8,7 +8,7 @@
 mod kube_mock;
 
 use kube_mock::KubeMock;
-use rollout_guard::cluster::ClusterCatalog;
+use rollout_guard::cluster::ClusterLookup;
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -148,12 +148,12 @@ async fn memory_with_10000_templates_and_10000_rollouts() {
     PEAK.store(heap0, Ordering::Relaxed);
 
     let started = Instant::now();
-    let catalog = ClusterCatalog::start(mock.start());
-    while !catalog.ready() {
+    let lookup = ClusterLookup::start(mock.start());
+    while !lookup.ready() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let synced = started.elapsed();
-    let snapshot = catalog.snapshot();
+    let snapshot = lookup.snapshot();
     assert_eq!(snapshot.templates(), OBJECTS);
     assert_eq!(snapshot.workload_refs(), OBJECTS / 2);
     drop(snapshot);
@@ -168,7 +168,7 @@ async fn memory_with_10000_templates_and_10000_rollouts() {
         let mut obj = template(i);
         obj["metadata"]["name"] = json!(format!("changed-{i}"));
         mock.apply(obj);
-        while catalog
+        while lookup
             .snapshot()
             .template(
                 false,

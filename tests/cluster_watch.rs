@@ -7,7 +7,7 @@
 mod kube_mock;
 
 use kube_mock::KubeMock;
-use rollout_guard::cluster::ClusterCatalog;
+use rollout_guard::cluster::ClusterLookup;
 use rollout_guard::engine::{review, Context};
 use rollout_guard::manifest::Object;
 use rollout_guard::policy::Policy;
@@ -85,26 +85,26 @@ fn incoming_rollout() -> Object {
 }
 
 /// A mock holding one template of each kind and one Rollout, and a synced catalog over it.
-async fn synced() -> (KubeMock, ClusterCatalog) {
+async fn synced() -> (KubeMock, ClusterLookup) {
     let mock = KubeMock::default();
     mock.apply(cluster_template("success-rate", &["service-name"]));
     mock.apply(template("shop", "latency"));
     mock.apply(rollout("shop", "web-rollout", "web"));
-    let catalog = ClusterCatalog::start(mock.start());
-    assert!(!catalog.ready(), "not ready before the first lists");
-    wait_for("the first lists", || catalog.ready()).await;
-    (mock, catalog)
+    let lookup = ClusterLookup::start(mock.start());
+    assert!(!lookup.ready(), "not ready before the first lists");
+    wait_for("the first lists", || lookup.ready()).await;
+    (mock, lookup)
 }
 
 #[tokio::test(start_paused = true)]
 async fn first_list_then_changes_and_deletions() {
-    let (mock, catalog) = synced().await;
-    let c = catalog.snapshot();
+    let (mock, lookup) = synced().await;
+    let c = lookup.snapshot();
     assert_eq!((c.templates(), c.workload_refs()), (2, 1));
     assert!(c.template(true, "shop", "success-rate", "").is_some());
     assert!(c.template(false, "shop", "latency", "").is_some());
     assert!(c.manages("shop", "web") && !c.manages("other", "web"));
-    assert_eq!(catalog.age(), Duration::ZERO);
+    assert_eq!(lookup.age(), Duration::ZERO);
 
     // kube's own request shapes: a paged list of each kind in all namespaces, then a watch from
     // the list's resourceVersion with bookmarks.
@@ -133,23 +133,23 @@ async fn first_list_then_changes_and_deletions() {
 
     // The engine's verdict on an incoming Rollout uses what the watch saw.
     let policy = Policy::embedded();
-    let verdict = |catalog: &ClusterCatalog| {
-        let snapshot = catalog.snapshot();
+    let verdict = |lookup: &ClusterLookup| {
+        let snapshot = lookup.snapshot();
         let r = review(
             &incoming_rollout(),
             &Context {
                 policy: &policy,
-                catalog: &snapshot,
+                lookup: &snapshot,
             },
         );
         r.findings.iter().map(|f| f.rule.id).collect::<Vec<_>>()
     };
-    assert_eq!(verdict(&catalog), ["RG111"]);
+    assert_eq!(verdict(&lookup), ["RG111"]);
 
     // Added.
     mock.apply(template("shop", "errors"));
     wait_for("the added template", || {
-        catalog
+        lookup
             .snapshot()
             .template(false, "shop", "errors", "")
             .is_some()
@@ -161,28 +161,28 @@ async fn first_list_then_changes_and_deletions() {
         &["service-name", "namespace"],
     ));
     wait_for("the updated template", || {
-        catalog
+        lookup
             .snapshot()
             .template(true, "", "success-rate", "")
             .is_some_and(|t| t.args.len() == 2)
     })
     .await;
-    assert_eq!(verdict(&catalog), ["RG111", "RG111"]);
+    assert_eq!(verdict(&lookup), ["RG111", "RG111"]);
     mock.apply(rollout("shop", "web-rollout", "api"));
     wait_for("the updated Rollout", || {
-        catalog.snapshot().manages("shop", "api")
+        lookup.snapshot().manages("shop", "api")
     })
     .await;
-    assert!(!catalog.snapshot().manages("shop", "web"));
+    assert!(!lookup.snapshot().manages("shop", "web"));
     // Deleted.
     mock.delete("ClusterAnalysisTemplate", "", "success-rate");
     mock.delete("Rollout", "shop", "web-rollout");
     wait_for("the deletions", || {
-        let c = catalog.snapshot();
+        let c = lookup.snapshot();
         c.template(true, "", "success-rate", "").is_none() && c.workload_refs() == 0
     })
     .await;
-    assert_eq!(verdict(&catalog), ["RG112"]);
+    assert_eq!(verdict(&lookup), ["RG112"]);
     assert_eq!(
         lists(&mock),
         3,
@@ -192,7 +192,7 @@ async fn first_list_then_changes_and_deletions() {
 
 #[tokio::test(start_paused = true)]
 async fn a_watch_that_ends_resumes_from_where_it_was() {
-    let (mock, catalog) = synced().await;
+    let (mock, lookup) = synced().await;
     wait_for("three watches", || {
         count(&mock.requests(), "watch=true") == 3
     })
@@ -200,7 +200,7 @@ async fn a_watch_that_ends_resumes_from_where_it_was() {
     mock.end_watches();
     mock.apply(template("shop", "after-the-end"));
     wait_for("the change made while no watch was open", || {
-        catalog
+        lookup
             .snapshot()
             .template(false, "shop", "after-the-end", "")
             .is_some()
@@ -212,12 +212,12 @@ async fn a_watch_that_ends_resumes_from_where_it_was() {
         "resumed from its resourceVersion, not listed again"
     );
     assert!(count(&mock.requests(), "watch=true") >= 6);
-    assert_eq!(catalog.age(), Duration::ZERO);
+    assert_eq!(lookup.age(), Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]
 async fn gone_410_lists_again_and_drops_what_was_deleted_meanwhile() {
-    let (mock, catalog) = synced().await;
+    let (mock, lookup) = synced().await;
     wait_for("three watches", || {
         count(&mock.requests(), "watch=true") == 3
     })
@@ -226,30 +226,30 @@ async fn gone_410_lists_again_and_drops_what_was_deleted_meanwhile() {
     mock.compact();
     wait_for("three new lists", || lists(&mock) == 6).await;
     wait_for("the catalog in sync again", || {
-        catalog.age() == Duration::ZERO
+        lookup.age() == Duration::ZERO
     })
     .await;
-    assert_eq!(catalog.snapshot().templates(), 2);
+    assert_eq!(lookup.snapshot().templates(), 2);
 
     // A deletion the client never sees as an event: it happens while the server is away, and
     // the history is compacted before the client comes back.
     mock.go_away();
-    wait_for("the failure noticed", || !catalog.failures().is_empty()).await;
+    wait_for("the failure noticed", || !lookup.failures().is_empty()).await;
     mock.delete("AnalysisTemplate", "shop", "latency");
     mock.apply(template("shop", "created-meanwhile"));
     mock.compact();
     mock.come_back();
     wait_for("the re-list", || {
-        let c = catalog.snapshot();
+        let c = lookup.snapshot();
         c.template(false, "shop", "latency", "").is_none()
             && c.template(false, "shop", "created-meanwhile", "").is_some()
     })
     .await;
     wait_for("the catalog in sync again", || {
-        catalog.age() == Duration::ZERO
+        lookup.age() == Duration::ZERO
     })
     .await;
-    assert!(catalog
+    assert!(lookup
         .snapshot()
         .template(true, "", "success-rate", "")
         .is_some());
@@ -257,31 +257,31 @@ async fn gone_410_lists_again_and_drops_what_was_deleted_meanwhile() {
 
 #[tokio::test(start_paused = true)]
 async fn an_api_server_that_goes_away_leaves_the_last_state_and_a_growing_age() {
-    let (mock, catalog) = synced().await;
+    let (mock, lookup) = synced().await;
     wait_for("three watches", || {
         count(&mock.requests(), "watch=true") == 3
     })
     .await;
-    let before = catalog.snapshot();
+    let before = lookup.snapshot();
     mock.go_away();
-    wait_for("the failure noticed", || catalog.failures().len() == 3).await;
-    let failures = catalog.failures();
+    wait_for("the failure noticed", || lookup.failures().len() == 3).await;
+    let failures = lookup.failures();
     assert!(
         failures.iter().all(|(_, e)| e.contains("connection")),
         "{failures:?}"
     );
     tokio::time::sleep(Duration::from_secs(90)).await;
     assert!(
-        catalog.age() >= Duration::from_secs(90),
+        lookup.age() >= Duration::from_secs(90),
         "{:?}",
-        catalog.age()
+        lookup.age()
     );
-    let older = catalog.age();
+    let older = lookup.age();
     tokio::time::sleep(Duration::from_secs(30)).await;
-    assert!(catalog.age() >= older + Duration::from_secs(30));
+    assert!(lookup.age() >= older + Duration::from_secs(30));
     // The webhook keeps answering from the last known state.
-    assert!(catalog.ready());
-    let now = catalog.snapshot();
+    assert!(lookup.ready());
+    let now = lookup.snapshot();
     assert_eq!(
         (now.templates(), now.workload_refs()),
         (before.templates(), before.workload_refs())
@@ -292,16 +292,16 @@ async fn an_api_server_that_goes_away_leaves_the_last_state_and_a_growing_age() 
     let requests = mock.requests().len();
     mock.come_back();
     wait_for("the catalog in sync again", || {
-        catalog.age() == Duration::ZERO
+        lookup.age() == Duration::ZERO
     })
     .await;
-    assert!(catalog.failures().is_empty());
+    assert!(lookup.failures().is_empty());
     assert!(mock.requests()[requests..]
         .iter()
         .all(|r| r.contains("watch=true")));
     mock.apply(rollout("shop", "api-rollout", "api"));
     wait_for("a change after the outage", || {
-        catalog.snapshot().manages("shop", "api")
+        lookup.snapshot().manages("shop", "api")
     })
     .await;
 }
@@ -310,15 +310,15 @@ async fn an_api_server_that_goes_away_leaves_the_last_state_and_a_growing_age() 
 async fn a_kind_it_may_not_read_is_named_and_keeps_it_unready() {
     let mock = KubeMock::default();
     mock.forbid("Rollout");
-    let catalog = ClusterCatalog::start(mock.start());
-    wait_for("the failure", || !catalog.failures().is_empty()).await;
+    let lookup = ClusterLookup::start(mock.start());
+    wait_for("the failure", || !lookup.failures().is_empty()).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(!catalog.ready());
-    let (kind, error) = &catalog.failures()[0];
+    assert!(!lookup.ready());
+    let (kind, error) = &lookup.failures()[0];
     assert_eq!(kind.as_str(), "Rollout");
     assert!(
         error.contains("needs get, list and watch on it") && error.contains("rollouts.argoproj.io"),
         "{error}"
     );
-    assert!(catalog.age() >= Duration::from_secs(5));
+    assert!(lookup.age() >= Duration::from_secs(5));
 }

@@ -4,8 +4,8 @@
 //! what it broke.
 
 use rollout_guard::admission::{self, Webhook};
-use rollout_guard::check::condition::{self, ResultType, ResultValue};
 use rollout_guard::engine::{self, Context};
+use rollout_guard::lang::condition::{self, ResultType, ResultValue};
 use rollout_guard::manifest::{self, Document};
 use rollout_guard::policy::Policy;
 use std::path::Path;
@@ -46,14 +46,14 @@ fn replay(target: &str, run: fn(&[u8])) {
 fn manifest() {
     replay("manifest", |data| {
         let policy = Policy::embedded();
-        let catalog = rollout_guard::lint::shipped_catalog();
+        let lookup = rollout_guard::lookup::shipped::lookup();
         for doc in manifest::parse_bytes(data).documents {
             if let Document::Object { object, .. } = doc {
                 engine::review(
                     &object,
                     &Context {
                         policy: &policy,
-                        catalog: &catalog,
+                        lookup: &lookup,
                     },
                 );
             }
@@ -79,7 +79,7 @@ fn condition() {
 fn promql() {
     replay("promql", |data| {
         let text = String::from_utf8_lossy(data);
-        let _ = rollout_guard::check::promql::check(&text, &|_| None);
+        let _ = rollout_guard::lang::promql::check(&text, &|_| None);
     });
 }
 
@@ -87,8 +87,8 @@ fn promql() {
 fn admission() {
     replay("admission", |data| {
         let policy = Policy::embedded();
-        let catalog = rollout_guard::lint::shipped_catalog();
-        if let Ok(outcome) = admission::handle(Webhook::Mutate, data, &policy, &catalog) {
+        let lookup = rollout_guard::lookup::shipped::lookup();
+        if let Ok(outcome) = admission::handle(Webhook::Mutate, data, &policy, &lookup) {
             serde_json::from_slice::<serde_json::Value>(&outcome.body).expect("a JSON answer");
         }
     });
@@ -98,15 +98,16 @@ fn admission() {
 fn fix() {
     replay("fix", |data| {
         let policy = Policy::embedded();
-        let catalog = rollout_guard::lint::shipped_catalog();
+        let lookup = rollout_guard::lookup::shipped::lookup();
         let ctx = Context {
             policy: &policy,
-            catalog: &catalog,
+            lookup: &lookup,
         };
-        if let Ok(m) = rollout_guard::fix::mutate_source(data, &ctx, "") {
+        if let Ok(m) = rollout_guard::mutation::source::mutate_source(data, &ctx, "") {
             if let (false, Ok(text)) = (m.changed.is_empty(), m.text) {
-                let again = rollout_guard::fix::mutate_source(text.as_bytes(), &ctx, "")
-                    .expect("the fixed text parses");
+                let again =
+                    rollout_guard::mutation::source::mutate_source(text.as_bytes(), &ctx, "")
+                        .expect("the fixed text parses");
                 assert!(again.changed.is_empty(), "fixing twice changed it:\n{text}");
             }
         }

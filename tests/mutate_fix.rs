@@ -4,11 +4,11 @@
 
 mod support;
 
-use rollout_guard::catalog::Catalog;
 use rollout_guard::engine::Context;
 use rollout_guard::fix;
+use rollout_guard::lookup::Lookup;
 use rollout_guard::manifest::yaml;
-use rollout_guard::mutate;
+use rollout_guard::mutation;
 use rollout_guard::policy::Policy;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -271,7 +271,7 @@ fn assert_each_is_its_patch_applied(
             Some(line) if b["kind"] == "Rollout" => {
                 let patch: Vec<json_patch::PatchOperation> =
                     serde_json::from_value(line["patch"].clone()).unwrap();
-                mutate::apply(b, &patch).unwrap()
+                mutation::apply(b, &patch).unwrap()
             }
             _ => b.clone(),
         };
@@ -560,12 +560,12 @@ fn fix_does_not_overwrite_a_file_that_changed_since_it_was_read() {
     let original = fs::read(fixture("stream.yaml")).unwrap();
     fs::write(&f, &original).unwrap();
     let policy = Policy::embedded();
-    let catalog = Catalog::default();
+    let lookup = Lookup::default();
     let ctx = Context {
         policy: &policy,
-        catalog: &catalog,
+        lookup: &lookup,
     };
-    let fixed = fix::mutate_source(&original, &ctx, "")
+    let fixed = mutation::source::mutate_source(&original, &ctx, "")
         .unwrap()
         .text
         .unwrap();
@@ -719,24 +719,24 @@ fn preserved(before: &Value, after: &Value, path: &str) -> Result<(), String> {
 #[test]
 fn property_patch_equals_mutate_nothing_overwritten_and_idempotent() {
     let policy = Policy::embedded();
-    let catalog = Catalog::default();
+    let lookup = Lookup::default();
     let ctx = Context {
         policy: &policy,
-        catalog: &catalog,
+        lookup: &lookup,
     };
     let shapes = generated_rollouts();
     assert!(shapes.len() > 300, "{}", shapes.len());
     let mut mutated_count = 0;
     for (i, text) in shapes.iter().enumerate() {
         let before = documents(text).remove(0);
-        let m = fix::mutate_source(text.as_bytes(), &ctx, "")
+        let m = mutation::source::mutate_source(text.as_bytes(), &ctx, "")
             .unwrap_or_else(|e| panic!("shape {i}: {e}\n{text}"));
         let after = m.documents[0].clone().unwrap();
         match m.changed.first() {
             Some(c) => {
                 mutated_count += 1;
                 // The patch, applied with json-patch, gives exactly mutate's output.
-                let applied = mutate::apply(&before, &c.patch).unwrap();
+                let applied = mutation::apply(&before, &c.patch).unwrap();
                 assert_eq!(applied, after, "shape {i}");
                 assert!(
                     c.patch
@@ -763,7 +763,7 @@ fn property_patch_equals_mutate_nothing_overwritten_and_idempotent() {
             .unwrap_or_else(|e| panic!("shape {i}: refused: {e}\n{text}"));
         assert_eq!(documents(&fixed), vec![after.clone()], "shape {i}");
         // Idempotent, on the value and on the text.
-        let again = fix::mutate_source(fixed.as_bytes(), &ctx, "").unwrap();
+        let again = mutation::source::mutate_source(fixed.as_bytes(), &ctx, "").unwrap();
         assert!(
             again.changed.is_empty(),
             "shape {i}: mutated twice: {:?}\n{fixed}",
@@ -814,7 +814,7 @@ fn fix_edits_json_files_as_json() {
     let parsed: Value = serde_json::from_str(&fixed).unwrap_or_else(|e| panic!("{e}\n{fixed}"));
     let patch: Vec<json_patch::PatchOperation> =
         serde_json::from_value(line["patch"].clone()).unwrap();
-    assert_eq!(parsed, mutate::apply(&rollout, &patch).unwrap());
+    assert_eq!(parsed, mutation::apply(&rollout, &patch).unwrap());
     // The original lines are all still there, in order.
     let kept: Vec<&str> = text.lines().map(|l| l.trim_end_matches(',')).collect();
     let mut fixed_lines = fixed.lines().map(|l| l.trim_end_matches(','));
@@ -859,10 +859,10 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
 #[test]
 fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
     let policy = Policy::embedded();
-    let catalog = Catalog::default();
+    let lookup = Lookup::default();
     let ctx = Context {
         policy: &policy,
-        catalog: &catalog,
+        lookup: &lookup,
     };
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     assert!(
@@ -883,7 +883,7 @@ fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
         let original = fs::read_to_string(&p).unwrap();
         for (variant, text) in variants(&original) {
             // Helm templates and other invalid YAML are refused with a line; that is all.
-            let Ok(m) = fix::mutate_source(text.as_bytes(), &ctx, "") else {
+            let Ok(m) = mutation::source::mutate_source(text.as_bytes(), &ctx, "") else {
                 continue;
             };
             let out = m
@@ -893,7 +893,7 @@ fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
                 assert_eq!(out, text, "{name} ({variant})");
                 continue;
             }
-            let again = fix::mutate_source(out.as_bytes(), &ctx, "").unwrap();
+            let again = mutation::source::mutate_source(out.as_bytes(), &ctx, "").unwrap();
             assert!(again.changed.is_empty(), "{name} ({variant})");
             let comments = |t: &str| t.matches("# c\n").count() + t.matches("# c\r\n").count();
             assert_eq!(comments(&out), comments(&text), "{name} ({variant})");

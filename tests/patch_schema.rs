@@ -10,7 +10,7 @@ mod support;
 
 use rollout_guard::engine::{self, Context};
 use rollout_guard::manifest::{Kind, Object};
-use rollout_guard::mutate;
+use rollout_guard::mutation;
 use rollout_guard::policy::Policy;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -93,10 +93,10 @@ fn errors(validator: &jsonschema::Validator, value: &Value) -> BTreeSet<String> 
 fn patched_rollouts_pass_the_rollout_crd_schema() {
     let validator = jsonschema::validator_for(&strict_crd_schema("rollout-crd.yaml")).unwrap();
     let policy = Policy::embedded();
-    let catalog = rollout_guard::lint::shipped_catalog();
+    let lookup = rollout_guard::lookup::shipped::lookup();
     let ctx = Context {
         policy: &policy,
-        catalog: &catalog,
+        lookup: &lookup,
     };
     let mut rollouts = shapes();
     for dir in ["../shared/corpus", "../shared/fixtures/admission-reviews"] {
@@ -115,7 +115,7 @@ fn patched_rollouts_pass_the_rollout_crd_schema() {
             continue;
         }
         patched += 1;
-        let after = mutate::apply(&obj.value, &review.patch)
+        let after = mutation::apply(&obj.value, &review.patch)
             .unwrap_or_else(|e| panic!("{name}: the patch does not apply: {e}"));
         let before = errors(&validator, &obj.value);
         let new: BTreeSet<String> = errors(&validator, &after)

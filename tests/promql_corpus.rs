@@ -1,8 +1,8 @@
 //! RG102's PromQL checking against real queries and against Prometheus's own parser tests
 //! (`../shared/corpus/promql/`, read in place).
 
-use rollout_guard::check::prometheus_features::Feature;
-use rollout_guard::check::promql;
+use rollout_guard::lang::prometheus_features::Feature;
+use rollout_guard::lang::promql;
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -352,7 +352,7 @@ async fn fixtures_get_the_engine_verdict_and_patch() {
     .await
     .unwrap();
     let policy = Policy::embedded();
-    let catalog = rollout_guard::lint::shipped_catalog();
+    let lookup = rollout_guard::lookup::shipped::lookup();
     let mut patched = 0;
     let mut denied = 0;
     for (name, bytes) in fixtures() {
@@ -382,7 +382,7 @@ async fn fixtures_get_the_engine_verdict_and_patch() {
                 &obj,
                 &Context {
                     policy: &policy,
-                    catalog: &catalog,
+                    lookup: &lookup,
                 },
             ),
             _ => {
@@ -449,7 +449,7 @@ async fn fixtures_get_the_engine_verdict_and_patch() {
                 &again.unwrap(),
                 &Context {
                     policy: &policy,
-                    catalog: &catalog,
+                    lookup: &lookup,
                 },
             );
             assert!(again.patch.is_empty(), "{name}: not idempotent");

@@ -54,10 +54,10 @@ fn object(value: Value, namespace: &str) -> Object {
 #[test]
 fn the_webhook_reviews_every_corpus_object_as_the_engine_does() {
     let policy = Policy::embedded();
-    let catalog = rollout_guard::lint::shipped_catalog();
+    let lookup = rollout_guard::lookup::shipped::lookup();
     let ctx = Context {
         policy: &policy,
-        catalog: &catalog,
+        lookup: &lookup,
     };
     let mut objects = reviewed_objects(&repo().join("../shared/corpus"));
     objects.extend(reviewed_objects(
@@ -88,7 +88,7 @@ fn the_webhook_reviews_every_corpus_object_as_the_engine_does() {
             Webhook::Mutate,
             body.to_string().as_bytes(),
             &policy,
-            &catalog,
+            &lookup,
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(outcome.findings, offline.findings, "{name}");

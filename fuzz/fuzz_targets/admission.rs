@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 fuzz_target!(|data: &[u8]| {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     let policy = POLICY.get_or_init(Policy::embedded);
-    let catalog = rollout_guard::lint::shipped_catalog();
-    if let Ok(outcome) = admission::handle(Webhook::Mutate, data, policy, &catalog) {
+    let lookup = rollout_guard::lookup::shipped::lookup();
+    if let Ok(outcome) = admission::handle(Webhook::Mutate, data, policy, &lookup) {
         let v: serde_json::Value = serde_json::from_slice(&outcome.body).expect("the response is JSON");
         assert!(v["response"]["allowed"].is_boolean());
     }

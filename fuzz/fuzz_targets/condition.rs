@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rollout_guard::check::condition::{self, ResultType, ResultValue};
+use rollout_guard::lang::condition::{self, ResultType, ResultValue};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 fuzz_target!(|data: &[u8]| {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     let policy = POLICY.get_or_init(Policy::embedded);
-    let catalog = rollout_guard::lint::shipped_catalog();
+    let lookup = rollout_guard::lookup::shipped::lookup();
     let parsed = manifest::parse_bytes(data);
     for doc in parsed.documents {
         if let Document::Object { object, .. } = doc {
-            let _ = engine::review(&object, &Context { policy, catalog: &catalog });
+            let _ = engine::review(&object, &Context { policy, lookup: &lookup });
         }
     }
 });

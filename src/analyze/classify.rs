@@ -4,7 +4,7 @@
 
 use super::convert::Value;
 use super::counting::Verdict;
-use crate::check::condition::{measure, Phase, ResultValue};
+use crate::lang::condition::{measure, Phase, ResultValue};
 
 /// The phase and message Argo would record for `value` under these conditions.
 pub fn classify(

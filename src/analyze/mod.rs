@@ -15,7 +15,6 @@ pub mod prom;
 pub mod report;
 pub mod run;
 
-use crate::lint;
 use crate::manifest::{self, Document, Object};
 
 /// The command line of `analyze`, already split into fields.
@@ -31,7 +30,7 @@ pub struct Request {
 
 /// The analyses of the request's files, or why they cannot be read (exit 2).
 pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
-    let (sources, errors) = lint::read_sources(&req.paths);
+    let (sources, errors) = crate::input::read_sources(&req.paths);
     if let Some(e) = errors.first() {
         return Err(format!("{}: {}", e.path, e.message));
     }
@@ -58,10 +57,10 @@ pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
     {
         return Err("no AnalysisTemplate, ClusterAnalysisTemplate or Rollout in the input".into());
     }
-    let mut catalog = lint::shipped_catalog();
-    let mut templates: Vec<Object> = lint::shipped_templates();
+    let mut lookup = crate::lookup::shipped::lookup();
+    let mut templates: Vec<Object> = crate::lookup::shipped::templates();
     for o in &objects {
-        catalog.add(o);
+        lookup.add(o);
         if o.kind.is_template() {
             templates.push(o.clone());
         }
@@ -72,7 +71,7 @@ pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
         prometheus: req.prometheus.as_deref(),
         env_address: env.as_deref(),
     };
-    Ok(plan::plan(&objects, &templates, &catalog, &inputs))
+    Ok(plan::plan(&objects, &templates, &lookup, &inputs))
 }
 
 /// The measuring options of a request; `now_ms` is the current time.
@@ -82,7 +81,7 @@ pub fn options(req: &Request, now_ms: i64) -> Result<run::Options, String> {
         None => now_ms,
     };
     let duration = |flag: &str, text: &str| -> Result<i64, String> {
-        crate::check::duration::go_seconds(text)
+        crate::lang::duration::go_seconds(text)
             .filter(|s| *s > 0.0)
             .map(|s| (s * 1000.0).round() as i64)
             .filter(|ms| *ms > 0)

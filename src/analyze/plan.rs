@@ -3,8 +3,8 @@
 //! arguments merged and substituted as Argo does, and each metric's provider fields read.
 
 use super::counting::Limits;
-use crate::catalog::{scalar_text, Catalog};
-use crate::check::duration::go_seconds;
+use crate::lang::duration::go_seconds;
+use crate::lookup::{scalar_text, Lookup};
 use crate::manifest::{Kind, Object};
 use serde_json::Value;
 
@@ -90,14 +90,14 @@ pub struct Inputs<'a> {
 pub fn plan(
     objects: &[Object],
     templates: &[Object],
-    catalog: &Catalog,
+    lookup: &Lookup,
     inputs: &Inputs,
 ) -> Vec<Analysis> {
     let mut out = Vec::new();
     let mut referenced: Vec<(Kind, String, String)> = Vec::new();
     for rollout in objects.iter().filter(|o| o.kind == Kind::Rollout) {
         // The blocks lint checks and the mutator counts: one definition of a Rollout's analyses.
-        for block in crate::mutate::analysis_blocks(&rollout.value) {
+        for block in crate::argo::rollout::analysis_blocks(&rollout.value) {
             let mut found = Vec::new();
             let mut missing = Vec::new();
             for (_, r) in &block.refs {
@@ -108,7 +108,7 @@ pub fn plan(
                     .get("clusterScope")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                let object = catalog
+                let object = lookup
                     .template(cluster, &rollout.namespace, name, &rollout.origin)
                     .and_then(|info| {
                         templates.iter().find(|t| {
@@ -550,19 +550,19 @@ fn is_url(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::objects;
+    use crate::manifest::objects;
 
     const T: &str = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: rate}\nspec:\n  args: [{name: svc}, {name: ns, value: prod}]\n  metrics:\n  - name: m\n    interval: 30s\n    count: \"5\"\n    failureLimit: 2\n    successCondition: result[0] >= {{ args.min }}\n    provider: {prometheus: {address: 'http://p:9090', timeout: 5, headers: [{key: X-Scope, value: '{{args.ns}}'}], query: 'sum(x{s=\"{{args.svc}}\",n=\"{{ args.ns }}\"})'}}\n  - name: w\n    provider: {web: {url: 'http://x'}}\n";
 
     fn analyses(text: &str, args: &[(String, String)]) -> Vec<Analysis> {
         let objs = objects(text);
-        let mut catalog = Catalog::default();
-        objs.iter().for_each(|o| catalog.add(o));
+        let mut lookup = Lookup::default();
+        objs.iter().for_each(|o| lookup.add(o));
         let inputs = Inputs {
             args,
             ..Inputs::default()
         };
-        plan(&objs, &objs, &catalog, &inputs)
+        plan(&objs, &objs, &lookup, &inputs)
     }
 
     fn args(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -680,14 +680,14 @@ mod tests {
     fn address_override_and_checks() {
         let text = T.replace("{{ args.min }}", "1");
         let objs = objects(&text);
-        let catalog = Catalog::default();
+        let lookup = Lookup::default();
         let a = args(&[("svc", "x")]);
         let inputs = Inputs {
             args: &a,
             prometheus: Some("http://127.0.0.1:1"),
             env_address: None,
         };
-        let p = plan(&objs, &objs, &catalog, &inputs);
+        let p = plan(&objs, &objs, &lookup, &inputs);
         let Provider::Prometheus(p) = &p[0].metrics[0].provider else {
             panic!()
         };

@@ -164,12 +164,12 @@ fn metric(
         report::time_text(start),
         report::time_text(end)
     ));
-    let kind = crate::check::promql::with_tree(&p.query, |e| e.value_type());
-    use promql_parser::parser::value::ValueType;
-    let scalar = kind == Some(ValueType::Scalar);
+    use crate::lang::promql::QueryType;
+    let kind = crate::lang::promql::query_type(&p.query);
+    let scalar = kind == Some(QueryType::Scalar);
     let mut by_range: Vec<Option<Value>> = vec![None; times.len()];
     let mut method = "query";
-    if matches!(kind, Some(ValueType::Vector | ValueType::Scalar)) {
+    if matches!(kind, Some(QueryType::Vector | QueryType::Scalar)) {
         if let Some(values) = ranged(p, &times, step, scalar, client)? {
             by_range = values;
             method = "query_range";

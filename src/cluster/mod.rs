@@ -5,12 +5,12 @@
 //! (argument names, metric summaries, workloadRefs) and publishes an immutable snapshot after
 //! each batch of events. The admission path reads the latest snapshot: no API call, no lock held
 //! while reviewing. When the API server goes away the last known state keeps answering, and
-//! [`ClusterCatalog::age`] says for how long it may have been stale.
+//! [`ClusterLookup::age`] says for how long it may have been stale.
 
 pub mod store;
 pub mod watch;
 
-use crate::catalog::Catalog;
+use crate::lookup::Lookup;
 use kube::client::ClientBuilder;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,12 +37,12 @@ pub enum ClusterError {
 /// The catalog the cluster holds, kept current by a watch task that runs while any clone of
 /// this handle lives.
 #[derive(Clone)]
-pub struct ClusterCatalog {
+pub struct ClusterLookup {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    snapshots: channel::Receiver<Arc<Catalog>>,
+    snapshots: channel::Receiver<Arc<Lookup>>,
     state: Arc<SyncState>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -53,21 +53,21 @@ impl Drop for Inner {
     }
 }
 
-impl ClusterCatalog {
+impl ClusterLookup {
     /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or, in a pod, the service
     /// account, as `kube::Client::try_default` does, and starts watching. Must run inside a
     /// Tokio runtime.
-    pub async fn connect() -> Result<ClusterCatalog, ClusterError> {
+    pub async fn connect() -> Result<ClusterLookup, ClusterError> {
         let config = kube::Config::infer()
             .await
             .map_err(ClusterError::NoConfig)?;
         let builder = ClientBuilder::try_from(config).map_err(ClusterError::Client)?;
-        Ok(ClusterCatalog::start(builder))
+        Ok(ClusterLookup::start(builder))
     }
 
     /// Starts watching through a client built from `builder` (a real connection, or a scripted
     /// one in tests). Must run inside a Tokio runtime.
-    pub fn start<Svc, B>(builder: ClientBuilder<Svc>) -> ClusterCatalog
+    pub fn start<Svc, B>(builder: ClientBuilder<Svc>) -> ClusterLookup
     where
         Svc: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
         Svc: Send + 'static,
@@ -84,7 +84,7 @@ impl ClusterCatalog {
             .build();
         let (store, snapshots) = Store::new(state.clone());
         let task = tokio::spawn(watch::run(client, store, state.clone()));
-        ClusterCatalog {
+        ClusterLookup {
             inner: Arc::new(Inner {
                 snapshots,
                 state,
@@ -94,7 +94,7 @@ impl ClusterCatalog {
     }
 
     /// The latest published catalog. Cheap: an `Arc` clone under a short read lock.
-    pub fn snapshot(&self) -> Arc<Catalog> {
+    pub fn snapshot(&self) -> Arc<Lookup> {
         self.inner.snapshots.borrow().clone()
     }
 
@@ -116,7 +116,7 @@ impl ClusterCatalog {
     }
 
     /// A receiver that wakes when a new snapshot is published.
-    pub fn subscribe(&self) -> channel::Receiver<Arc<Catalog>> {
+    pub fn subscribe(&self) -> channel::Receiver<Arc<Lookup>> {
         self.inner.snapshots.clone()
     }
 }

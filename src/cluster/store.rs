@@ -1,7 +1,7 @@
 //! What the watch keeps: the catalog being built from the watched kinds, how far each kind's
 //! watch has got, and the snapshots handed to the engine. No I/O here: `watch` feeds it changes.
 
-use crate::catalog::{workload_ref, Catalog, Coverage, TemplateInfo};
+use crate::lookup::{workload_ref, Coverage, Lookup, TemplateInfo};
 use crate::manifest::{Kind, Object};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -48,14 +48,14 @@ impl Summary {
         }
     }
 
-    fn add_to(self, catalog: &mut Catalog) {
+    fn add_to(self, lookup: &mut Lookup) {
         match self {
-            Summary::Template(info) => catalog.add_template(info),
+            Summary::Template(info) => lookup.add_template(info),
             Summary::Rollout {
                 namespace,
                 name,
                 workload,
-            } => catalog.set_workload_ref(&namespace, &name, workload.as_deref()),
+            } => lookup.set_workload_ref(&namespace, &name, workload.as_deref()),
         }
     }
 }
@@ -180,22 +180,22 @@ impl SyncState {
 
 /// The catalog being built, and where its snapshots go.
 pub struct Store {
-    catalog: Catalog,
+    lookup: Lookup,
     /// Per kind, the objects of a list in progress; the catalog keeps the previous state of
     /// that kind until the list is complete.
     relist: [Option<Vec<Summary>>; 3],
     changed: bool,
-    publish: watch::Sender<Arc<Catalog>>,
+    publish: watch::Sender<Arc<Lookup>>,
     state: Arc<SyncState>,
 }
 
 impl Store {
     /// An empty store, the receiver of its snapshots, and its sync state.
-    pub fn new(state: Arc<SyncState>) -> (Store, watch::Receiver<Arc<Catalog>>) {
-        let catalog = Catalog::new(Coverage::Cluster);
-        let (publish, snapshots) = watch::channel(Arc::new(catalog.clone()));
+    pub fn new(state: Arc<SyncState>) -> (Store, watch::Receiver<Arc<Lookup>>) {
+        let lookup = Lookup::new(Coverage::Cluster);
+        let (publish, snapshots) = watch::channel(Arc::new(lookup.clone()));
         let store = Store {
-            catalog,
+            lookup,
             relist: Default::default(),
             changed: false,
             publish,
@@ -212,14 +212,14 @@ impl Store {
             Change::Listed(summary) => self.relist[i].get_or_insert_with(Vec::new).push(summary),
             Change::ListDone => {
                 let listed = self.relist[i].take().unwrap_or_default();
-                self.catalog.clear(kind);
+                self.lookup.clear(kind);
                 for summary in listed {
-                    summary.add_to(&mut self.catalog);
+                    summary.add_to(&mut self.lookup);
                 }
                 if self.state.mark_listed(kind) {
                     tracing::info!(
-                        templates = self.catalog.templates(),
-                        workload_refs = self.catalog.workload_refs(),
+                        templates = self.lookup.templates(),
+                        workload_refs = self.lookup.workload_refs(),
                         "catalog: the first lists are complete; ready"
                     );
                 }
@@ -227,12 +227,12 @@ impl Store {
                 self.changed = true;
             }
             Change::Applied(summary) => {
-                summary.add_to(&mut self.catalog);
+                summary.add_to(&mut self.lookup);
                 self.state.mark_ok(kind);
                 self.changed = true;
             }
             Change::Deleted { namespace, name } => {
-                self.catalog.remove(kind, &namespace, &name);
+                self.lookup.remove(kind, &namespace, &name);
                 self.state.mark_ok(kind);
                 self.changed = true;
             }
@@ -243,7 +243,7 @@ impl Store {
     /// catalog's tables are shared with the snapshot until the next change copies a shard.
     pub fn publish(&mut self) {
         if std::mem::take(&mut self.changed) {
-            self.publish.send_replace(Arc::new(self.catalog.clone()));
+            self.publish.send_replace(Arc::new(self.lookup.clone()));
         }
     }
 }
@@ -251,7 +251,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::objects;
+    use crate::manifest::objects;
 
     fn template(ns: &str, name: &str) -> Summary {
         let yaml = format!("apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{args: [{{name: a}}]}}\n");

@@ -2,7 +2,7 @@
 //!
 //! Two listeners: the webhook port (TLS: `/mutate`, `/validate`, `/healthz`, `/readyz`,
 //! `/metrics`) and the metrics port (plain HTTP: `/metrics`, `/healthz`, `/readyz`). The handler
-//! reads the catalog through a [`CatalogSource`], so the cluster watch can replace the shipped
+//! reads the catalog through a [`LookupSource`], so the cluster watch can replace the shipped
 //! templates without the server knowing how the catalog is filled.
 
 pub mod listener;
@@ -11,7 +11,7 @@ pub mod metrics;
 pub mod tls;
 
 use crate::admission::{self, Webhook};
-use crate::catalog::Catalog;
+use crate::lookup::Lookup;
 use crate::policy::Policy;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -33,12 +33,12 @@ use tokio::sync::{watch, Semaphore};
 
 /// Where the handler gets the catalog of templates and Rollouts it reviews against.
 ///
-/// `serve` uses [`ShippedCatalog`] (the templates in `policies/`); the cluster watch provides its
+/// `serve` uses [`ShippedLookup`] (the templates in `policies/`); the cluster watch provides its
 /// own implementation. `snapshot` is called once per review and must be cheap (clone an `Arc`);
 /// `ready` is what `/readyz` reports (for a watch: the initial list has been read).
-pub trait CatalogSource: Send + Sync + 'static {
+pub trait LookupSource: Send + Sync + 'static {
     /// The catalog to review the next request against.
-    fn snapshot(&self) -> Arc<Catalog>;
+    fn snapshot(&self) -> Arc<Lookup>;
     /// True when the catalog is complete enough to answer reviews.
     fn ready(&self) -> bool;
     /// How long the catalog may have been out of date, for
@@ -49,28 +49,28 @@ pub trait CatalogSource: Send + Sync + 'static {
 }
 
 /// A fixed catalog, always ready: the shipped ClusterAnalysisTemplates by default.
-pub struct ShippedCatalog(Arc<Catalog>);
+pub struct ShippedLookup(Arc<Lookup>);
 
-impl ShippedCatalog {
+impl ShippedLookup {
     /// The templates shipped in `policies/`.
-    pub fn new() -> ShippedCatalog {
-        ShippedCatalog(Arc::new(crate::lint::shipped_catalog()))
+    pub fn new() -> ShippedLookup {
+        ShippedLookup(Arc::new(crate::lookup::shipped::lookup()))
     }
 
     /// A given catalog.
-    pub fn with(catalog: Catalog) -> ShippedCatalog {
-        ShippedCatalog(Arc::new(catalog))
+    pub fn with(lookup: Lookup) -> ShippedLookup {
+        ShippedLookup(Arc::new(lookup))
     }
 }
 
-impl Default for ShippedCatalog {
+impl Default for ShippedLookup {
     fn default() -> Self {
-        ShippedCatalog::new()
+        ShippedLookup::new()
     }
 }
 
-impl CatalogSource for ShippedCatalog {
-    fn snapshot(&self) -> Arc<Catalog> {
+impl LookupSource for ShippedLookup {
+    fn snapshot(&self) -> Arc<Lookup> {
         self.0.clone()
     }
 
@@ -80,17 +80,17 @@ impl CatalogSource for ShippedCatalog {
 }
 
 /// The cluster watch (`serve --cluster`) as the catalog source.
-impl CatalogSource for crate::cluster::ClusterCatalog {
-    fn snapshot(&self) -> Arc<Catalog> {
-        crate::cluster::ClusterCatalog::snapshot(self)
+impl LookupSource for crate::cluster::ClusterLookup {
+    fn snapshot(&self) -> Arc<Lookup> {
+        crate::cluster::ClusterLookup::snapshot(self)
     }
 
     fn ready(&self) -> bool {
-        crate::cluster::ClusterCatalog::ready(self)
+        crate::cluster::ClusterLookup::ready(self)
     }
 
     fn age(&self) -> Option<Duration> {
-        Some(crate::cluster::ClusterCatalog::age(self))
+        Some(crate::cluster::ClusterLookup::age(self))
     }
 }
 
@@ -112,7 +112,7 @@ pub struct Config {
     /// Require client certificates signed by this CA.
     pub client_ca: Option<PathBuf>,
     pub policy: Arc<Policy>,
-    pub catalog: Arc<dyn CatalogSource>,
+    pub lookup: Arc<dyn LookupSource>,
     pub limits: ConnLimits,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
@@ -135,7 +135,7 @@ impl Config {
             tls: TlsSetup::Ephemeral,
             client_ca: None,
             policy: Arc::new(policy),
-            catalog: Arc::new(ShippedCatalog::new()),
+            lookup: Arc::new(ShippedLookup::new()),
             limits: ConnLimits {
                 max_connections: 1024,
                 header_read_timeout: Duration::from_secs(10),
@@ -170,7 +170,7 @@ pub enum ServeError {
 
 struct App {
     policy: Arc<Policy>,
-    catalog: Arc<dyn CatalogSource>,
+    lookup: Arc<dyn LookupSource>,
     metrics: Arc<Metrics>,
     stopping: AtomicBool,
     max_body_bytes: usize,
@@ -186,7 +186,7 @@ struct App {
 }
 
 type ReviewFn =
-    fn(Webhook, &[u8], &Policy, &Catalog) -> Result<admission::Outcome, admission::AdmissionError>;
+    fn(Webhook, &[u8], &Policy, &Lookup) -> Result<admission::Outcome, admission::AdmissionError>;
 
 /// The request bodies held at once, being read or reviewed. A review's peak memory is a small
 /// multiple of its body (the body, the TLS and HTTP buffers, the decoded object with at most
@@ -263,7 +263,7 @@ pub async fn run(
 
     let app = Arc::new(App {
         policy: config.policy.clone(),
-        catalog: config.catalog.clone(),
+        lookup: config.lookup.clone(),
         metrics: metrics.clone(),
         stopping: AtomicBool::new(false),
         max_body_bytes: config.max_body_bytes,
@@ -403,7 +403,7 @@ async fn close_when_stopping(State(app): State<Arc<App>>, mut response: Response
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     if app.stopping.load(Ordering::Relaxed) {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
-    } else if !app.catalog.ready() {
+    } else if !app.lookup.ready() {
         (StatusCode::SERVICE_UNAVAILABLE, "catalog not ready\n").into_response()
     } else {
         "ready\n".into_response()
@@ -412,7 +412,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics_text(State(app): State<Arc<App>>) -> Response {
     let mut text = app.metrics.render();
-    if let Some(age) = app.catalog.age() {
+    if let Some(age) = app.lookup.age() {
         text.push_str(&metrics::catalog_age(age));
     }
     (
@@ -449,7 +449,7 @@ fn review_deadline(query: Option<&str>) -> Duration {
         .into_iter()
         .flat_map(|q| q.split('&'))
         .find_map(|kv| kv.strip_prefix("timeout="))
-        .and_then(crate::check::duration::go_seconds)
+        .and_then(crate::lang::duration::go_seconds)
         .filter(|s| *s > 0.0 && *s <= 3600.0)
         .map(Duration::from_secs_f64)
         .unwrap_or(DEFAULT_REVIEW_TIMEOUT);
@@ -566,7 +566,7 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         }
         Ok(BodyRead::Complete(bytes)) => bytes,
     };
-    let catalog = app.catalog.snapshot();
+    let lookup = app.lookup.snapshot();
     let (policy, review) = (app.policy.clone(), app.review);
     let reviewed = if bytes.len() <= INLINE_REVIEW_BYTES {
         // A small review takes less time than handing it to another thread and back: with
@@ -574,7 +574,7 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         // /validate at 82 us against 45 us inline, and 37% fewer requests/s. Its worst case is
         // bounded by the body size and the checker boundary. A panic is caught here as below.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            review(webhook, &bytes, &policy, &catalog)
+            review(webhook, &bytes, &policy, &lookup)
         }))
         .map_err(Failed::Panic)
     } else {
@@ -583,7 +583,7 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         let Ok(_reviewer) = app.reviewers.clone().acquire_owned().await else {
             return json_error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
         };
-        tokio::task::spawn_blocking(move || review(webhook, &bytes, &policy, &catalog))
+        tokio::task::spawn_blocking(move || review(webhook, &bytes, &policy, &lookup))
             .await
             .map_err(|join| match join.try_into_panic() {
                 Ok(payload) => Failed::Panic(payload),
@@ -635,7 +635,7 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
         Err(failed) => {
             app.metrics.review_panics.fetch_add(1, Ordering::Relaxed);
             let why = match failed {
-                Failed::Panic(payload) => crate::check::boundary::panic_text(payload.as_ref()),
+                Failed::Panic(payload) => crate::lang::boundary::panic_text(payload.as_ref()),
                 Failed::Cancelled(e) => e,
             };
             tracing::error!(webhook = webhook.as_str(), panic = %why, "review failed inside rollout-guard");
@@ -655,7 +655,7 @@ mod tests {
     fn app(review: ReviewFn) -> Arc<App> {
         Arc::new(App {
             policy: Arc::new(Policy::embedded()),
-            catalog: Arc::new(ShippedCatalog::new()),
+            lookup: Arc::new(ShippedLookup::new()),
             metrics: Arc::new(Metrics::default()),
             stopping: AtomicBool::new(false),
             max_body_bytes: MAX_BODY_BYTES,
@@ -686,7 +686,7 @@ mod tests {
             _: Webhook,
             _: &[u8],
             _: &Policy,
-            _: &Catalog,
+            _: &Lookup,
         ) -> Result<admission::Outcome, admission::AdmissionError> {
             panic!("a rule indexed past the end")
         }

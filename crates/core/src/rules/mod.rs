@@ -1,0 +1,102 @@
+//! The rules: the catalog of what is checked, and one module per kind of object checked.
+//! A rule reports through a [`Sink`]; the engine applies the policy's severities afterwards.
+
+pub mod catalog;
+mod deployment;
+mod rollout;
+mod template;
+
+#[cfg(test)]
+mod cluster_tests;
+
+pub use catalog::*;
+
+use crate::lookup::Lookup;
+use crate::manifest::{Kind, Object};
+
+/// A finding before the policy has had its say: which rule, where (a JSON pointer), and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawFinding {
+    pub rule: &'static Rule,
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Collects findings.
+#[derive(Default, Debug)]
+pub struct Sink {
+    pub findings: Vec<RawFinding>,
+}
+
+impl Sink {
+    /// Reports `rule` at `pointer`.
+    pub fn report(
+        &mut self,
+        rule: &'static Rule,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.findings.push(RawFinding {
+            rule,
+            pointer: pointer.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Runs every rule that applies to `obj`.
+pub fn check(obj: &Object, lookup: &Lookup, policy: &crate::policy::Policy, out: &mut Sink) {
+    match obj.kind {
+        Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
+            template::check(obj, &policy.spec.prometheus.features, out)
+        }
+        Kind::Rollout => rollout::check(obj, lookup, out),
+        Kind::Deployment => deployment::check(obj, lookup, policy, out),
+    }
+}
+
+/// Checks the analysis a mutation injects into a Rollout as if the manifest held it, so that a
+/// policy template missing from the catalog, or an argument it requires that the injection does
+/// not pass, is reported now rather than when the AnalysisRun fails to start. `patched` is the
+/// Rollout with the patch applied; `injected` holds the pointers of the injected blocks.
+pub fn check_injected(patched: &Object, injected: &[&str], lookup: &Lookup, out: &mut Sink) {
+    if patched.kind == Kind::Rollout {
+        rollout::check_injected(patched, injected, lookup, out);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for the rule tests: review a YAML manifest and list the rule ids found.
+    use crate::lookup::Lookup;
+    use crate::manifest::{parse_text, Object};
+    use crate::policy::Policy;
+
+    /// Every object in `yaml`.
+    pub fn objects(yaml: &str) -> Vec<Object> {
+        let parsed = parse_text(yaml);
+        assert!(parsed.error.is_none(), "{:?}", parsed.error);
+        crate::manifest::objects(yaml)
+    }
+
+    /// The ids (and pointers) found in the last object of `yaml`, with the others in the catalog.
+    pub fn findings(yaml: &str) -> Vec<(String, String)> {
+        let objs = objects(yaml);
+        let mut lookup = Lookup::default();
+        for o in &objs {
+            lookup.add(o);
+        }
+        let policy = Policy::embedded();
+        let mut sink = super::Sink::default();
+        super::check(objs.last().expect("an object"), &lookup, &policy, &mut sink);
+        sink.findings
+            .into_iter()
+            .map(|f| (f.rule.id.to_string(), f.pointer))
+            .collect()
+    }
+
+    /// Only the ids.
+    pub fn ids(yaml: &str) -> Vec<String> {
+        findings(yaml).into_iter().map(|(id, _)| id).collect()
+    }
+}
