@@ -164,6 +164,22 @@ fn check_webhook(docs: &[Value], kind: &str, path: &str) {
     .map(|(g, v, r)| (g.to_string(), v.to_string(), r.to_string(), ops.clone()))
     .collect();
     expected.sort();
+    let mut reviewed: Vec<_> = rollout_guard::manifest::Kind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.group().into(),
+                k.version().into(),
+                k.plural().into(),
+                ops.clone(),
+            )
+        })
+        .collect();
+    reviewed.sort();
+    assert_eq!(
+        expected, reviewed,
+        "the chart's webhooks review exactly Kind::ALL"
+    );
     assert_eq!(rules_of(hook), expected, "{kind} rules");
     assert_eq!(hook["sideEffects"], "None");
     assert_eq!(hook["admissionReviewVersions"], json!(["v1"]));

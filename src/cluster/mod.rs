@@ -18,7 +18,6 @@ use store::{Store, SyncState};
 use tokio::sync::watch as channel;
 
 pub use crate::manifest::Kind;
-pub use watch::plural;
 
 /// Why the cluster catalog could not start.
 #[derive(Debug, thiserror::Error)]

@@ -16,31 +16,17 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-/// The API group and version of the watched kinds.
-const GROUP: &str = "argoproj.io";
-const VERSION: &str = "v1alpha1";
-
 /// How many changes are applied before a snapshot is published, at most. A burst (the first
 /// list, a re-list) is applied in batches; a single event is published at once.
 const BATCH: usize = 512;
 
-/// The resource name of a watched kind, as in RBAC rules and URLs.
-pub fn plural(kind: Kind) -> &'static str {
-    match kind {
-        Kind::AnalysisTemplate => "analysistemplates",
-        Kind::ClusterAnalysisTemplate => "clusteranalysistemplates",
-        Kind::Rollout => "rollouts",
-        Kind::Deployment => "deployments",
-    }
-}
-
 fn api_resource(kind: Kind) -> ApiResource {
     ApiResource {
-        group: GROUP.into(),
-        version: VERSION.into(),
-        api_version: format!("{GROUP}/{VERSION}"),
+        group: kind.group().into(),
+        version: kind.version().into(),
+        api_version: kind.api_version().into(),
         kind: kind.as_str().into(),
-        plural: plural(kind).into(),
+        plural: kind.plural().into(),
     }
 }
 
@@ -171,7 +157,7 @@ where
 
 /// A watch error as a person can act on it.
 fn describe(kind: Kind, error: &watcher::Error) -> String {
-    let resource = format!("{}.{GROUP}", plural(kind));
+    let resource = format!("{}.{}", kind.plural(), kind.group());
     let status = match error {
         watcher::Error::InitialListFailed(e)
         | watcher::Error::WatchStartFailed(e)
@@ -187,7 +173,8 @@ fn describe(kind: Kind, error: &watcher::Error) -> String {
             "{error}: the service account may not read {resource}: it needs get, list and watch on it"
         ),
         Some(404) => format!(
-            "{error}: the API server does not serve {resource}/{VERSION}: are the Argo Rollouts CRDs installed?"
+            "{error}: the API server does not serve {resource}/{}: are the Argo Rollouts CRDs installed?",
+            kind.version()
         ),
         _ => error.to_string(),
     }
@@ -246,7 +233,7 @@ fn watched_kind(uri: &http::Uri) -> Option<Kind> {
     let path = uri.path().strip_prefix("/apis/argoproj.io/v1alpha1/")?;
     let resource = path.rsplit('/').next()?;
     watching
-        .then(|| WATCHED.into_iter().find(|k| plural(*k) == resource))
+        .then(|| WATCHED.into_iter().find(|k| k.plural() == resource))
         .flatten()
 }
 

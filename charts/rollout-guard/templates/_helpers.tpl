@@ -137,7 +137,7 @@ objectSelector:
 rules:
   - apiGroups: ["argoproj.io"]
     apiVersions: ["v1alpha1"]
-    resources: ["rollouts", "analysistemplates", "clusteranalysistemplates"]
+    resources: {{ include "rollout-guard.argoResources" . }}
     operations: ["CREATE", "UPDATE"]
     scope: "*"
   - apiGroups: ["apps"]
@@ -171,4 +171,13 @@ truth shared with the binary), with the overrides from .Values.policy.
 {{- $_ := set $spec.namespaces "exclude" .Values.policy.excludeNamespaces -}}
 {{- end -}}
 {{- toYaml $policy -}}
+{{- end -}}
+
+{{/*
+The Argo Rollouts resources rollout-guard reviews and watches (the webhook rules and the
+ClusterRole list the same ones; the Rust side's list is `Kind::ALL`, and tests/chart.rs checks
+that the two agree).
+*/}}
+{{- define "rollout-guard.argoResources" -}}
+["rollouts", "analysistemplates", "clusteranalysistemplates"]
 {{- end -}}

@@ -105,7 +105,11 @@ pub fn review(obj: &Object, ctx: &Context) -> Review {
     };
 
     let mut sink = Sink::default();
-    rules::check(obj, ctx.lookup, policy, &mut sink);
+    let settings = rules::Settings {
+        prometheus_features: &policy.spec.prometheus.features,
+        rollout_required: policy.requires_rollout(&obj.namespace),
+    };
+    rules::check(obj, ctx.lookup, &settings, &mut sink);
     let (mutation, gaps) = mutation::plan(obj, policy, &enabled);
     for (injection, pointer) in &mutation.injections {
         for (rule, message) in injection_findings(*injection, policy) {

@@ -1,6 +1,7 @@
 //! Manifests: bytes from a file, stdin or an AdmissionReview, turned into [`Object`]s that keep
 //! where they came from.
 
+pub mod pointer;
 pub mod positions;
 pub mod yaml;
 
@@ -24,26 +25,63 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every reviewed kind: the one list the webhook's metrics, the cluster watch and the
+    /// chart's tests read.
+    pub const ALL: [Kind; 4] = [
+        Kind::Rollout,
+        Kind::AnalysisTemplate,
+        Kind::ClusterAnalysisTemplate,
+        Kind::Deployment,
+    ];
+
     /// The kind for an `apiVersion`/`kind` pair, when it is one rollout-guard reviews.
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
-        match (api_version, kind) {
-            ("argoproj.io/v1alpha1", "Rollout") => Some(Kind::Rollout),
-            ("argoproj.io/v1alpha1", "AnalysisTemplate") => Some(Kind::AnalysisTemplate),
-            ("argoproj.io/v1alpha1", "ClusterAnalysisTemplate") => {
-                Some(Kind::ClusterAnalysisTemplate)
-            }
-            ("apps/v1", "Deployment") => Some(Kind::Deployment),
-            _ => None,
-        }
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind && k.api_version() == api_version)
     }
 
     /// The Kubernetes kind name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::Rollout => "Rollout",
             Kind::AnalysisTemplate => "AnalysisTemplate",
             Kind::ClusterAnalysisTemplate => "ClusterAnalysisTemplate",
             Kind::Deployment => "Deployment",
+        }
+    }
+
+    /// The API group (`argoproj.io`, `apps`).
+    pub const fn group(self) -> &'static str {
+        match self {
+            Kind::Deployment => "apps",
+            _ => "argoproj.io",
+        }
+    }
+
+    /// The API version within the group.
+    pub const fn version(self) -> &'static str {
+        match self {
+            Kind::Deployment => "v1",
+            _ => "v1alpha1",
+        }
+    }
+
+    /// `group/version`, as in `apiVersion`.
+    pub const fn api_version(self) -> &'static str {
+        match self {
+            Kind::Deployment => "apps/v1",
+            _ => "argoproj.io/v1alpha1",
+        }
+    }
+
+    /// The resource name, as in RBAC rules, webhook rules and API paths.
+    pub const fn plural(self) -> &'static str {
+        match self {
+            Kind::Rollout => "rollouts",
+            Kind::AnalysisTemplate => "analysistemplates",
+            Kind::ClusterAnalysisTemplate => "clusteranalysistemplates",
+            Kind::Deployment => "deployments",
         }
     }
 

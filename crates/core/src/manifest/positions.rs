@@ -55,8 +55,7 @@ impl Positions {
         };
         let mut found = true;
         let (mut at, mut entry, mut value) = (0usize, *first, value);
-        for raw in pointer.split('/').skip(1) {
-            let part = raw.replace("~1", "/").replace("~0", "~");
+        for part in super::pointer::tokens(pointer) {
             let found_child = match value {
                 Value::Object(map) => map
                     .iter()

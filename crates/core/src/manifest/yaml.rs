@@ -550,8 +550,7 @@ impl Node {
         if pointer.is_empty() {
             return (node, true);
         }
-        for raw in pointer.split('/').skip(1) {
-            let part = raw.replace("~1", "/").replace("~0", "~");
+        for part in super::pointer::tokens(pointer) {
             let next = match &node.data {
                 NodeData::Map { .. } => node.get(&part),
                 NodeData::Seq { items, .. } => {
@@ -574,7 +573,7 @@ impl Node {
         if !found {
             return None;
         }
-        let last = last.replace("~1", "/").replace("~0", "~");
+        let last = super::pointer::decode(last);
         parent.entry(&last).map(|(k, _)| k.span)
     }
 }

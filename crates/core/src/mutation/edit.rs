@@ -9,6 +9,7 @@
 
 use super::render::{self, Style};
 use super::source::Refusal;
+use crate::manifest::pointer;
 use crate::manifest::yaml::{Node, NodeData};
 use json_patch::PatchOperation;
 use saphyr_parser::ScalarStyle;
@@ -66,7 +67,7 @@ pub fn plan(
         let (parent_ptr, last) = pointer
             .rsplit_once('/')
             .ok_or_else(|| refuse(root, "the patch replaces the whole object"))?;
-        let last = last.replace("~1", "/").replace("~0", "~");
+        let last = pointer::decode(last);
         let parent = walk(text, root, parent_ptr)?;
         let pending = groups
             .iter()
@@ -154,8 +155,7 @@ fn refuse(node: &Node, message: &str) -> Refusal {
 fn walk<'a>(text: &str, root: &'a Node, pointer: &str) -> Result<&'a Node, Refusal> {
     let mut node = root;
     check_container(text, node)?;
-    for raw in pointer.split('/').skip(1) {
-        let part = raw.replace("~1", "/").replace("~0", "~");
+    for part in pointer::tokens(pointer) {
         let (next, after) = match &node.data {
             NodeData::Map { .. } => match node.entry(&part) {
                 Some((k, v)) => (v, k.span.end.byte),
@@ -441,7 +441,7 @@ fn block_key_of_empty_flow<'a>(root: &'a Node, ptr: &str, parent: &Node) -> Opti
     if !empty || !found || !matches!(grand.data, NodeData::Map { flow: false, .. }) {
         return None;
     }
-    let (key, _) = grand.entry(&last.replace("~1", "/").replace("~0", "~"))?;
+    let (key, _) = grand.entry(&pointer::decode(last))?;
     (key.span.start.line == parent.span.start.line).then_some(key)
 }
 

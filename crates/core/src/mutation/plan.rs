@@ -6,7 +6,7 @@
 //! no further mutation: the webhook is safe with `reinvocationPolicy: IfNeeded`.
 
 use crate::argo::rollout::has_analysis;
-use crate::manifest::{Kind, Object};
+use crate::manifest::{pointer, Kind, Object};
 use crate::policy::{AnalysisDefaults, ArgSource, Policy};
 use crate::rules::{Rule, RG201, RG202};
 use json_patch::jsonptr::PointerBuf;
@@ -378,10 +378,7 @@ fn annotate(m: &mut Mutation, obj: &Object) {
                 }
                 let merged = merged.join(",");
                 if held != Some(merged.as_str()) {
-                    let path = format!(
-                        "/metadata/annotations/{}",
-                        MUTATED_ANNOTATION.replace('~', "~0").replace('/', "~1")
-                    );
+                    let path = pointer::child("/metadata/annotations", MUTATED_ANNOTATION);
                     m.patch.push(add_op(&path, json!(merged)));
                 }
             }

@@ -4,11 +4,11 @@ use super::catalog::RG301;
 use super::Sink;
 use crate::lookup::Lookup;
 use crate::manifest::Object;
-use crate::policy::Policy;
 
-/// RG301: a Deployment where the policy requires progressive delivery and no Rollout manages it.
-pub(super) fn check(obj: &Object, lookup: &Lookup, policy: &Policy, out: &mut Sink) {
-    if policy.requires_rollout(&obj.namespace) && !lookup.manages(&obj.namespace, &obj.name) {
+/// RG301: a Deployment where the policy requires progressive delivery (`rollout_required` for
+/// its namespace) and no Rollout manages it.
+pub(super) fn check(obj: &Object, lookup: &Lookup, rollout_required: bool, out: &mut Sink) {
+    if rollout_required && !lookup.manages(&obj.namespace, &obj.name) {
         out.report(
             &RG301,
             "/metadata/name",

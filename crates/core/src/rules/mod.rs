@@ -11,6 +11,7 @@ mod cluster_tests;
 
 pub use catalog::*;
 
+use crate::lang::prometheus_features::Feature;
 use crate::lookup::Lookup;
 use crate::manifest::{Kind, Object};
 
@@ -44,14 +45,24 @@ impl Sink {
     }
 }
 
+/// What the rules read from the policy for one object: the policy decides, the rules only
+/// take the answers (so the rules do not depend on the policy, which names them).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    /// The Prometheus feature flags the policy enables (RG102).
+    pub prometheus_features: &'a [Feature],
+    /// True when the object's namespace requires Deployments to be managed by a Rollout (RG301).
+    pub rollout_required: bool,
+}
+
 /// Runs every rule that applies to `obj`.
-pub fn check(obj: &Object, lookup: &Lookup, policy: &crate::policy::Policy, out: &mut Sink) {
+pub fn check(obj: &Object, lookup: &Lookup, settings: &Settings, out: &mut Sink) {
     match obj.kind {
         Kind::AnalysisTemplate | Kind::ClusterAnalysisTemplate => {
-            template::check(obj, &policy.spec.prometheus.features, out)
+            template::check(obj, settings.prometheus_features, out)
         }
         Kind::Rollout => rollout::check(obj, lookup, out),
-        Kind::Deployment => deployment::check(obj, lookup, policy, out),
+        Kind::Deployment => deployment::check(obj, lookup, settings.rollout_required, out),
     }
 }
 
@@ -88,7 +99,12 @@ pub(crate) mod testing {
         }
         let policy = Policy::embedded();
         let mut sink = super::Sink::default();
-        super::check(objs.last().expect("an object"), &lookup, &policy, &mut sink);
+        let obj = objs.last().expect("an object");
+        let settings = super::Settings {
+            prometheus_features: &policy.spec.prometheus.features,
+            rollout_required: policy.requires_rollout(&obj.namespace),
+        };
+        super::check(obj, &lookup, &settings, &mut sink);
         sink.findings
             .into_iter()
             .map(|f| (f.rule.id.to_string(), f.pointer))

@@ -9,7 +9,7 @@ use crate::lang::probe::{self, Probe, Table, Which};
 use crate::lang::prometheus_features::Feature;
 use crate::lang::{duration, empty, promql};
 use crate::lookup::scalar_text;
-use crate::manifest::Object;
+use crate::manifest::{pointer, Object};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -557,10 +557,7 @@ fn rg110_undeclared_arguments(template: &Value, declared: &[&str], out: &mut Sin
             }
             Value::Object(map) => {
                 for (k, x) in map.iter().rev() {
-                    stack.push((
-                        x,
-                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                    ));
+                    stack.push((x, pointer::child(&at, k)));
                 }
             }
             _ => {}
