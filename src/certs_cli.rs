@@ -114,31 +114,32 @@ pub fn run(args: &CertsArgs) -> Result<Written, CertsCliError> {
 
 /// Writes through a temporary file in the same directory and renames it into place, so that a
 /// key is never readable by others, not even for an instant, and a failed write leaves the old
-/// file whole.
+/// file whole (the temporary file is removed when it is dropped unpersisted).
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), CertsCliError> {
     let io = |source| CertsCliError::Io {
         path: path.to_path_buf(),
         source,
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    let prefix = format!(".{name}.tmp-");
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    // Created with this mode (less the umask), never widened later.
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if private { 0o600 } else { 0o644 };
+        builder.permissions(fs::Permissions::from_mode(mode));
     }
     #[cfg(not(unix))]
     let _ = private;
-    let result = options
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// A Service name and a namespace are both RFC 1123 labels.

@@ -8,7 +8,8 @@ mod kube_mock;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use kube_mock::KubeMock;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -91,7 +92,7 @@ impl Serve {
             .expect("serve --cluster starts listening");
         let v: Value = serde_json::from_str(&line).unwrap();
         let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut pki.ca_cert_pem.as_bytes()) {
+        for c in CertificateDer::pem_slice_iter(pki.ca_cert_pem.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -8,6 +8,7 @@ use hyper_util::rt::TokioIo;
 use rollout_guard::admission;
 use rollout_guard::engine::{self, Context};
 use rollout_guard::policy::Policy;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -75,7 +76,7 @@ impl Pki {
 }
 
 fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
+    CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<_, _>>()
         .unwrap()
 }
@@ -99,9 +100,7 @@ fn client_config(
     let config = match identity {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let key: PrivateKeyDer = rustls_pemfile::private_key(&mut key.as_bytes())
-                .unwrap()
-                .unwrap();
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
             builder.with_client_auth_cert(pem_certs(cert), key).unwrap()
         }
     };

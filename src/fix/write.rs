@@ -290,6 +290,8 @@ fn write_temp(tmp: &Path, bytes: &[u8], meta: &fs::Metadata) -> Result<(), Write
 }
 
 /// `.NAME.rollout-guard-PID-N.tmp` beside the file: same directory, so the rename is atomic.
+/// A path, not tempfile's `NamedTempFile`: the same name is exchanged with the file and back,
+/// [`write_temp`] gives it the original's owner and mode, and one removal covers every outcome.
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = path

@@ -1,5 +1,13 @@
 //! Prometheus metrics in the text exposition format. Every series is a fixed atomic counter
 //! (the label values are closed sets), so recording a review takes no lock.
+//!
+//! Written by hand rather than with a client crate, because neither produces this exposition:
+//! `prometheus-client` writes OpenMetrics only (`# TYPE` and `# HELP` name a counter without its
+//! `_total`, a `# EOF` line ends it, served as `application/openmetrics-text`), and `prometheus`
+//! sorts each series' labels by name (`allowed`, `kind`, `operation`, `webhook`) and the families
+//! by name, where the series here are written `webhook`, `kind`, `operation`, `allowed`, as
+//! tests/webhook.rs and the unit test below read them. In both, a labelled increment also goes
+//! through a locked map of children, where here it is an array index.
 
 use crate::admission::Webhook;
 use crate::manifest::Kind;

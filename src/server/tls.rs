@@ -11,6 +11,7 @@
 
 use super::metrics::Metrics;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
@@ -83,11 +84,11 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 }
 
 fn certs_from_pem(pem: &[u8], name: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Pem {
             path: name.to_string(),
-            message: format!("not a PEM certificate: {e}"),
+            message: format!("not a PEM certificate: {}", pem_error(e)),
         })?;
     if certs.is_empty() {
         return Err(TlsError::Pem {
@@ -99,15 +100,33 @@ fn certs_from_pem(pem: &[u8], name: &str) -> Result<Vec<CertificateDer<'static>>
 }
 
 fn key_from_pem(pem: &[u8], name: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
-    rustls_pemfile::private_key(&mut &pem[..])
-        .map_err(|e| TlsError::Pem {
-            path: name.to_string(),
-            message: format!("not a PEM private key: {e}"),
-        })?
-        .ok_or_else(|| TlsError::Pem {
-            path: name.to_string(),
-            message: "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)".into(),
-        })
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| TlsError::Pem {
+        path: name.to_string(),
+        message: match e {
+            pem::Error::NoItemsFound => "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)".into(),
+            e => format!("not a PEM private key: {}", pem_error(e)),
+        },
+    })
+}
+
+/// A PEM syntax error in the words the messages have always used.
+fn pem_error(e: pem::Error) -> String {
+    match e {
+        pem::Error::MissingSectionEnd { end_marker } => {
+            format!(
+                "section end {:?} missing",
+                String::from_utf8_lossy(&end_marker)
+            )
+        }
+        pem::Error::IllegalSectionStart { line } => {
+            format!(
+                "illegal section start: {:?}",
+                String::from_utf8_lossy(&line)
+            )
+        }
+        pem::Error::Base64Decode(e) => e,
+        e => e.to_string(),
+    }
 }
 
 /// Builds a certificate and key pair from PEM bytes, checking that the key matches.

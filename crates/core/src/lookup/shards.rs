@@ -2,6 +2,14 @@
 //! entries; a change copies only the shard it touches, and only while a clone still shares that
 //! shard. The cluster watch publishes a snapshot of the catalog after each batch of events: with
 //! 20,000 entries a full copy took about 25 ms, a shard copy takes a few microseconds.
+//!
+//! Kept rather than a persistent map crate: `imbl` (7.x) would bring nine crates into the tree
+//! (imbl, archery, triomphe, imbl-sized-chunks, rand_core, rand_xoshiro, wide, safe_arch,
+//! bytemuck),
+//! `rpds` three (rpds, archery, triomphe) with an `Arc` allocation per entry and no `retain`,
+//! and both trade the std `HashMap` lookup every admission review makes for a walk down a trie.
+//! What this map needs, a cheap clone per published snapshot and a change that copies little,
+//! it does in 90 lines.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
