@@ -18,13 +18,16 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 const WEBHOOKS: [Webhook; 2] = [Webhook::Mutate, Webhook::Validate];
-const KINDS: [&str; 5] = [
-    "Rollout",
-    "AnalysisTemplate",
-    "ClusterAnalysisTemplate",
-    "Deployment",
-    "other",
-];
+/// The `kind` label values: every reviewed kind, then `other`.
+const KINDS: [&str; Kind::ALL.len() + 1] = {
+    let mut names = ["other"; Kind::ALL.len() + 1];
+    let mut i = 0;
+    while i < Kind::ALL.len() {
+        names[i] = Kind::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
 const SEVERITIES: [Severity; 2] = [Severity::Deny, Severity::Warn];
 /// Histogram bucket upper bounds, in seconds.
@@ -74,13 +77,8 @@ impl Default for Metrics {
 }
 
 fn kind_index(kind: Option<Kind>) -> usize {
-    match kind {
-        Some(Kind::Rollout) => 0,
-        Some(Kind::AnalysisTemplate) => 1,
-        Some(Kind::ClusterAnalysisTemplate) => 2,
-        Some(Kind::Deployment) => 3,
-        None => 4,
-    }
+    kind.and_then(|k| Kind::ALL.iter().position(|&x| x == k))
+        .unwrap_or(Kind::ALL.len())
 }
 
 fn operation_index(op: &Operation) -> usize {
