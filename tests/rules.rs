@@ -1,5 +1,6 @@
-//! The per-rule fixtures: `tests/rules/RGxxx/{good,bad}-*.yaml`, each linted by the real CLI
-//! (`rollout-guard lint --format json FILE`) as a test case of its own.
+//! The per-rule fixtures: each rule's `FIXTURES` (in its module, `rules/rgNNN_name.rs`), each
+//! written to `tests/rules/RGxxx/{good,bad}-*.yaml` under a scratch directory and linted there by
+//! the real CLI (`rollout-guard lint --format json FILE`) as a test case of its own.
 //!
 //! A fixture states what the linter must find in its leading comment block, one line each:
 //!
@@ -15,7 +16,7 @@
 //! Every rule of the catalog needs at least one good and one bad fixture.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use rollout_guard::rules::catalog::{by_id, Severity, ALL};
+use rollout_guard::rules::catalog::{by_id, Fixture, Severity, ALL};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,8 +30,10 @@ struct Expected {
     text: String,
 }
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules")
+/// Where the fixtures are written: a scratch root standing for the repository's, so that the
+/// files are linted by the same relative paths (`tests/rules/RGxxx/NAME`) their messages name.
+fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join(format!("rollout-guard-rules-{}", std::process::id()))
 }
 
 /// The expectations of a fixture, or why they cannot be read.
@@ -73,13 +76,10 @@ fn expectations(text: &str) -> Result<Vec<Expected>, String> {
 }
 
 /// Lints one fixture with the real binary and compares.
-fn run_fixture(rule: &str, path: &Path) -> Result<(), Failed> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let expected = expectations(&text)?;
-    let good = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("good-"));
+fn run_fixture(rule: &str, fixture: &Fixture) -> Result<(), Failed> {
+    let text = fixture.text;
+    let expected = expectations(text)?;
+    let good = fixture.name.starts_with("good-");
     let mentions = expected.iter().any(|e| e.rule == rule);
     if good && mentions {
         return Err(format!("a good fixture expects {rule}").into());
@@ -87,12 +87,16 @@ fn run_fixture(rule: &str, path: &Path) -> Result<(), Failed> {
     if !good && !mentions {
         return Err(format!("a bad fixture must expect {rule}").into());
     }
-    // Linted by its path from the repository root, as the messages that name files say it.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Linted by its path from the (scratch) root, as the messages that name files say it.
+    let root = scratch_root();
+    let relative = Path::new("tests/rules").join(rule).join(fixture.name);
+    let path = root.join(&relative);
+    std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     let out = Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
-        .current_dir(root)
+        .current_dir(&root)
         .args(["lint", "--format", "json"])
-        .arg(path.strip_prefix(root).unwrap_or(path))
+        .arg(&relative)
         .output()
         .map_err(|e| e.to_string())?;
     let doc: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
@@ -138,44 +142,11 @@ fn run_fixture(rule: &str, path: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
-/// Every fixture of a rule's directory, sorted.
-fn fixtures_of(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "yaml"));
-    files.sort();
-    files
-}
-
 fn main() {
     let args = Arguments::from_args();
-    let root = fixtures_dir();
     let mut trials = Vec::new();
-    // A directory that names no catalog rule is a mistake too.
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|rd| rd.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    for dir in dirs.iter().filter(|d| d.is_dir()) {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        if by_id(&name).is_none() {
-            trials.push(Trial::test(
-                format!("{name}::is_a_catalog_rule"),
-                move || Err(format!("tests/rules/{name} names no catalog rule").into()),
-            ));
-        }
-    }
     for rule in ALL {
-        let dir = root.join(rule.id);
-        let files = fixtures_of(&dir);
-        let has = |prefix: &str| {
-            files.iter().any(|f| {
-                f.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix))
-            })
-        };
+        let has = |prefix: &str| rule.fixtures.iter().any(|f| f.name.starts_with(prefix));
         let (good, bad) = (has("good-"), has("bad-"));
         let id = rule.id;
         trials.push(Trial::test(
@@ -184,19 +155,17 @@ fn main() {
                 if good && bad {
                     Ok(())
                 } else {
-                    Err(
-                        format!("tests/rules/{id}/ needs a good-*.yaml and a bad-*.yaml fixture")
-                            .into(),
-                    )
+                    Err(format!("{id} needs a good-*.yaml and a bad-*.yaml fixture").into())
                 }
             },
         ));
-        for file in files {
-            let name = file.file_name().unwrap().to_string_lossy().to_string();
-            trials.push(Trial::test(format!("{id}::{name}"), move || {
-                run_fixture(id, &file)
+        for fixture in rule.fixtures {
+            trials.push(Trial::test(format!("{id}::{}", fixture.name), move || {
+                run_fixture(id, fixture)
             }));
         }
     }
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let _ = std::fs::remove_dir_all(scratch_root());
+    conclusion.exit();
 }

@@ -3,8 +3,9 @@
 //! arguments merged and substituted as Argo does, and each metric's provider fields read.
 
 use super::counting::Limits;
+use crate::argo::scalar_text;
 use crate::lang::duration::go_seconds;
-use crate::lookup::{scalar_text, Lookup};
+use crate::lookup::Lookup;
 use crate::manifest::{Kind, Object};
 use serde_json::Value;
 

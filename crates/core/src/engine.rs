@@ -157,27 +157,24 @@ pub fn review(obj: &Object, ctx: &Context) -> Review {
 }
 
 fn injection_findings(injection: Injection, policy: &Policy) -> Vec<(&'static Rule, &'static str)> {
-    const STEPS: &str = "the canary has no steps: the policy's default steps are injected";
-    const ANALYSIS: &str =
-        "the Rollout has no analysis: a background analysis with the policy's default template is injected";
+    use rules::rg201_missing_canary_steps::{NO_STEPS, NO_STRATEGY};
+    use rules::rg202_missing_analysis::{NO_ANALYSIS, NO_BLUE_GREEN_ANALYSIS};
     match injection {
         // A fresh canary holds what the policy has: steps, analysis, or both.
         Injection::CanaryStrategy => [
-            (!policy.spec.canary.default_steps.is_empty()).then_some((
-                &RG201,
-                "the Rollout has no strategy: a canary with the policy's default steps is injected",
-            )),
-            policy.spec.analysis.is_some().then_some((&RG202, ANALYSIS)),
+            (!policy.spec.canary.default_steps.is_empty()).then_some((&RG201, NO_STRATEGY)),
+            policy
+                .spec
+                .analysis
+                .is_some()
+                .then_some((&RG202, NO_ANALYSIS)),
         ]
         .into_iter()
         .flatten()
         .collect(),
-        Injection::CanarySteps => vec![(&RG201, STEPS)],
-        Injection::CanaryAnalysis => vec![(&RG202, ANALYSIS)],
-        Injection::PrePromotionAnalysis => vec![(
-            &RG202,
-            "the blue-green Rollout has no analysis: a prePromotionAnalysis against the preview Service is injected",
-        )],
+        Injection::CanarySteps => vec![(&RG201, NO_STEPS)],
+        Injection::CanaryAnalysis => vec![(&RG202, NO_ANALYSIS)],
+        Injection::PrePromotionAnalysis => vec![(&RG202, NO_BLUE_GREEN_ANALYSIS)],
     }
 }
 

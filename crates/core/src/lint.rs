@@ -165,9 +165,10 @@ fn duplicate_objects(placed: &[Placed], sources: &[Source], policy: &Policy) -> 
                 rule: &rules::RG002,
                 severity,
                 pointer: AT.into(),
-                message: format!(
-                    "{named} is defined twice in this run: at {first_file}:{first_line} and here at {file}:{line}; \
-                     applied together, the one applied last replaces the other, and rollout-guard resolves references to only one of them"
+                message: rules::rg002_duplicate_object::message(
+                    &named,
+                    (first_file, first_line),
+                    (file, line),
                 ),
             },
         });
@@ -184,12 +185,7 @@ fn ignores(obj: &Object, policy: &Policy, rule: &rules::Rule) -> bool {
 }
 
 fn syntax_finding(src: &Source, err: &manifest::SyntaxError, policy: &Policy) -> Option<Located> {
-    let mut message = format!("not valid YAML: {}", err.message);
-    if err.helm_hint {
-        message.push_str(
-            " (this looks like an unrendered Helm template: render it first, `helm template . | rollout-guard lint -`)",
-        );
-    }
+    let message = rules::rg001_invalid_yaml::message(err);
     Some(Located {
         file: src.name.clone(),
         line: err.line,

@@ -4,3 +4,16 @@
 
 pub mod args;
 pub mod rollout;
+pub mod template;
+
+use serde_json::Value;
+
+/// A scalar's text as Argo would substitute it.
+pub fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}

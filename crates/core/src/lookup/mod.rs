@@ -5,7 +5,7 @@
 mod shards;
 pub mod shipped;
 
-use crate::argo::args;
+use crate::argo::{args, scalar_text};
 use crate::manifest::{Kind, Object};
 use serde_json::Value;
 use shards::ShardedMap;
@@ -133,16 +133,6 @@ fn collect_tags(v: &Value, out: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|x| collect_tags(x, out)),
         Value::Object(map) => map.values().for_each(|x| collect_tags(x, out)),
         _ => {}
-    }
-}
-
-/// A scalar's text as Argo would substitute it.
-pub fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }
 

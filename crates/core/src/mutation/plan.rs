@@ -8,6 +8,7 @@
 use crate::argo::rollout::has_analysis;
 use crate::manifest::{pointer, Kind, Object};
 use crate::policy::{AnalysisDefaults, ArgSource, Policy};
+use crate::rules::rg202_missing_analysis::{NO_BLUE_GREEN_INJECTION, NO_DEFAULT_ANALYSIS};
 use crate::rules::{Rule, RG201, RG202};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
@@ -60,10 +61,6 @@ pub struct Gap {
     /// Why nothing is injected.
     pub message: &'static str,
 }
-
-const NO_DEFAULT_ANALYSIS: &str =
-    "the Rollout has no analysis, and the policy names no default analysis to inject";
-const NO_BLUE_GREEN_INJECTION: &str = "the blue-green Rollout has no analysis, and the policy does not inject one (spec.blueGreen.injectPrePromotionAnalysis is false)";
 
 /// Plans the mutation of `obj`. `enabled(rule)` says whether RG201 (steps) and RG202 (analysis)
 /// are in force for this object: a rule that is off, or ignored by annotation, injects nothing.

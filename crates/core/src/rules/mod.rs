@@ -1,10 +1,55 @@
-//! The rules: the catalog of what is checked, and one module per kind of object checked.
-//! A rule reports through a [`Sink`]; the engine applies the policy's severities afterwards.
+//! The rules: one module per rule (`rgNNN_name.rs`: its documentation, messages, check and
+//! fixtures), the [`catalog`] that lists them, and the passes that run them over an object
+//! ([`template`], [`rollout`]; RG301 is the Deployment's one rule). A rule reports through a
+//! [`Sink`]; the engine applies the policy's severities afterwards.
 
 pub mod catalog;
-mod deployment;
 mod rollout;
 mod template;
+
+pub mod rg001_invalid_yaml;
+pub mod rg002_duplicate_object;
+pub mod rg101_missing_failure_limit;
+pub mod rg102_invalid_promql;
+pub mod rg103_missing_condition;
+pub mod rg104_invalid_condition;
+pub mod rg105_unguarded_result_index;
+pub mod rg106_nan_unsafe_condition;
+pub mod rg107_invalid_duration;
+pub mod rg108_unworkable_limits;
+pub mod rg109_endless_blocking_analysis;
+pub mod rg110_undeclared_argument;
+pub mod rg111_missing_template_argument;
+pub mod rg112_unknown_template;
+pub mod rg113_invalid_provider;
+pub mod rg114_unreachable_failure_limit;
+pub mod rg201_missing_canary_steps;
+pub mod rg202_missing_analysis;
+pub mod rg203_invalid_step;
+pub mod rg204_invalid_strategy;
+pub mod rg301_unmanaged_deployment;
+
+pub use rg001_invalid_yaml::RG001;
+pub use rg002_duplicate_object::RG002;
+pub use rg101_missing_failure_limit::RG101;
+pub use rg102_invalid_promql::RG102;
+pub use rg103_missing_condition::RG103;
+pub use rg104_invalid_condition::RG104;
+pub use rg105_unguarded_result_index::RG105;
+pub use rg106_nan_unsafe_condition::RG106;
+pub use rg107_invalid_duration::RG107;
+pub use rg108_unworkable_limits::RG108;
+pub use rg109_endless_blocking_analysis::RG109;
+pub use rg110_undeclared_argument::RG110;
+pub use rg111_missing_template_argument::RG111;
+pub use rg112_unknown_template::RG112;
+pub use rg113_invalid_provider::RG113;
+pub use rg114_unreachable_failure_limit::RG114;
+pub use rg201_missing_canary_steps::RG201;
+pub use rg202_missing_analysis::RG202;
+pub use rg203_invalid_step::RG203;
+pub use rg204_invalid_strategy::RG204;
+pub use rg301_unmanaged_deployment::RG301;
 
 #[cfg(test)]
 mod cluster_tests;
@@ -62,7 +107,9 @@ pub fn check(obj: &Object, lookup: &Lookup, settings: &Settings, out: &mut Sink)
             template::check(obj, settings.prometheus_features, out)
         }
         Kind::Rollout => rollout::check(obj, lookup, out),
-        Kind::Deployment => deployment::check(obj, lookup, settings.rollout_required, out),
+        Kind::Deployment => {
+            rg301_unmanaged_deployment::check(obj, lookup, settings.rollout_required, out)
+        }
     }
 }
 

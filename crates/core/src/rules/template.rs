@@ -1,213 +1,48 @@
-//! Rules for AnalysisTemplates and ClusterAnalysisTemplates: one function per rule, each
-//! looking at one metric (or the whole template) with its arguments' defaults substituted.
+//! The template pass: every rule about AnalysisTemplates and ClusterAnalysisTemplates, run on
+//! each metric (or the whole template) with its arguments' defaults substituted, and the reading
+//! of a metric's conditions that RG104, RG105 and RG106 share.
 
-use super::catalog::*;
-use super::Sink;
+use super::rg105_unguarded_result_index as rg105;
+use super::{rg101_missing_failure_limit as rg101, rg102_invalid_promql as rg102};
+use super::{rg103_missing_condition as rg103, rg104_invalid_condition as rg104};
+// The rule is about conditions unsafe on NaN; nothing here is `unsafe` Rust.
+#[allow(clippy::unsafe_removed_from_name)]
+use super::rg106_nan_unsafe_condition as rg106;
+use super::{rg107_invalid_duration as rg107, rg108_unworkable_limits as rg108};
+use super::{rg110_undeclared_argument as rg110, rg113_invalid_provider as rg113};
+use super::{rg114_unreachable_failure_limit as rg114, Sink};
 use crate::argo::args;
-use crate::lang::condition::{Phase, ResultType};
-use crate::lang::probe::{self, Probe, Table, Which};
+use crate::argo::template::{IntField, Metric, Template};
+use crate::lang::condition::ResultType;
+use crate::lang::probe::{self, Table, Which};
 use crate::lang::prometheus_features::Feature;
-use crate::lang::{duration, empty, promql};
-use crate::lookup::scalar_text;
-use crate::manifest::{pointer, Object};
-use serde_json::Value;
-use std::collections::HashMap;
-
-/// Providers that decide success themselves, so conditions are optional for them.
-const SELF_JUDGING_PROVIDERS: &[&str] = &["job", "kayenta", "plugin"];
-
-/// An integer field that may be templated (`failureLimit: "{{args.limit}}"` is legal Argo).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum IntField {
-    Absent,
-    Known(i64),
-    /// Templated with no known value, or not a number: nothing can be said.
-    Unknown,
-}
-
-/// One metric with what the rules need, arguments resolved where their defaults are known.
-struct Metric<'a> {
-    at: String,
-    name: &'a str,
-    value: &'a Value,
-    defaults: &'a HashMap<String, String>,
-    query_type: Option<promql::QueryType>,
-}
-
-impl<'a> Metric<'a> {
-    fn field(&self, key: &str) -> Option<&'a Value> {
-        self.value.get(key).filter(|v| !v.is_null())
-    }
-
-    /// A string field with known arguments substituted; `None` when absent or still templated.
-    fn text(&self, key: &str) -> Option<String> {
-        let raw = scalar_text(self.field(key)?)?;
-        let resolved = args::substitute(&raw, |t| {
-            self.defaults
-                .get(t.name)
-                .cloned()
-                .unwrap_or_else(|| format!("{{{{args.{}}}}}", t.name))
-        });
-        (!args::is_templated(&resolved)).then(|| resolved.into_owned())
-    }
-
-    /// Like [`Metric::text`] for a field of another object inside the metric.
-    fn text_at(&self, parent: &Value, key: &str) -> Option<String> {
-        let raw = scalar_text(parent.get(key)?)?;
-        let resolved = args::substitute(&raw, |t| {
-            self.defaults
-                .get(t.name)
-                .cloned()
-                .unwrap_or_else(|| format!("{{{{args.{}}}}}", t.name))
-        });
-        (!args::is_templated(&resolved)).then(|| resolved.into_owned())
-    }
-
-    fn int(&self, key: &str) -> IntField {
-        match self.field(key) {
-            None => IntField::Absent,
-            Some(Value::Number(n)) => n.as_i64().map_or(IntField::Unknown, IntField::Known),
-            Some(Value::String(_)) => match self.text(key) {
-                // Argo's IntOrString.IntValue() reads a numeric string as its number.
-                Some(s) => s.trim().parse().map_or(IntField::Unknown, IntField::Known),
-                None => IntField::Unknown,
-            },
-            Some(_) => IntField::Unknown,
-        }
-    }
-
-    fn provider(&self) -> Option<&'a str> {
-        self.value
-            .get("provider")?
-            .as_object()?
-            .keys()
-            .next()
-            .map(String::as_str)
-    }
-
-    fn prometheus(&self) -> Option<&'a Value> {
-        self.value.pointer("/provider/prometheus")
-    }
-
-    fn ptr(&self, field: &str) -> String {
-        format!("{}/{}", self.at, field)
-    }
-}
+use crate::lang::promql::{self, QueryType};
+use crate::manifest::Object;
 
 /// Runs every template rule; `features` are the Prometheus feature flags the policy enables.
 pub(super) fn check(obj: &Object, features: &[Feature], out: &mut Sink) {
-    let spec = obj.value.get("spec");
-    let declared: Vec<&str> = spec
-        .and_then(|s| s.get("args"))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.get("name")?.as_str()).collect())
-        .unwrap_or_default();
-    let defaults: HashMap<String, String> = spec
-        .and_then(|s| s.get("args"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| {
-                    Some((
-                        x.get("name")?.as_str()?.to_string(),
-                        scalar_text(x.get("value")?)?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let Some(metrics) = spec
-        .and_then(|s| s.get("metrics"))
-        .and_then(Value::as_array)
-    else {
+    let template = Template::of(&obj.value);
+    let declared = template.declared_args();
+    let defaults = template.arg_defaults();
+    let Some(metrics) = template.metrics() else {
         return;
     };
-    rg110_undeclared_arguments(&obj.value, &declared, out);
-    rg113_duplicate_metric_names(metrics, out);
+    rg110::check_template(&obj.value, &declared, out);
+    rg113::check_names(metrics, out);
     for (i, value) in metrics.iter().enumerate() {
-        let mut m = Metric {
-            at: format!("/spec/metrics/{i}"),
-            name: value
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("(unnamed)"),
-            value,
-            defaults: &defaults,
-            query_type: None,
-        };
-        m.query_type = rg102_invalid_promql(&m, features, out);
-        rg101_missing_failure_limit(&m, out);
-        rg103_missing_condition(&m, out);
-        let table = condition_table(&m);
-        rg104_invalid_condition(&m, &table, out);
-        rg105_unguarded_result_index(&m, &table, out);
-        rg106_nan_unsafe_condition(&m, &table, out);
-        rg107_invalid_duration(&m, out);
-        rg108_unworkable_limits(&m, out);
-        rg113_invalid_provider(&m, out);
-        rg114_unreachable_failure_limit(&m, out);
-    }
-}
-
-fn rg101_missing_failure_limit(m: &Metric, out: &mut Sink) {
-    // A metric measured once (no interval, count at most 1: a one-shot job, say) has only one
-    // sample; failureLimit 0 is then the only meaningful value, not an oversight.
-    let once = m.field("interval").is_none()
-        && matches!(m.int("count"), IntField::Absent | IntField::Known(..=1));
-    if m.field("failureLimit").is_none() && !once {
-        out.report(
-            &RG101,
-            &m.at,
-            format!(
-                "metric \"{}\" has no failureLimit: Argo defaults it to 0, so one failed measurement aborts the rollout",
-                m.name
-            ),
-        );
-    }
-}
-
-/// Returns the query's type when it parses, for the condition rules. A feature the policy's
-/// Prometheus lacks is reported first, naming the flag, since promql-parser accepts (or, for
-/// duration expressions, fails on) such queries without saying why.
-fn rg102_invalid_promql(
-    m: &Metric,
-    features: &[Feature],
-    out: &mut Sink,
-) -> Option<promql::QueryType> {
-    let query = m.prometheus()?.get("query")?.as_str()?;
-    let known = |name: &str| m.defaults.get(name).cloned();
-    match promql::disabled_feature(query, features).and_then(|()| promql::check(query, &known)) {
-        Ok(t) => Some(t),
-        Err(problem) => {
-            out.report(
-                &RG102,
-                m.ptr("provider/prometheus/query"),
-                format!(
-                    "metric \"{}\": query is not valid PromQL: {problem}",
-                    m.name
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn rg103_missing_condition(m: &Metric, out: &mut Sink) {
-    let self_judging = m
-        .provider()
-        .is_some_and(|p| SELF_JUDGING_PROVIDERS.contains(&p));
-    if !self_judging
-        && m.field("successCondition").is_none()
-        && m.field("failureCondition").is_none()
-    {
-        out.report(
-            &RG103,
-            &m.at,
-            format!(
-                "metric \"{}\" has neither successCondition nor failureCondition: Argo counts every measurement as successful",
-                m.name
-            ),
-        );
+        let m = Metric::new(i, value, &defaults);
+        let query_type = rg102::check(&m, features, out);
+        rg101::check(&m, out);
+        rg103::check(&m, out);
+        let ty = result_type(&m, query_type);
+        let table = condition_table(&m, ty);
+        rg104::check(&m, &table, ty, out);
+        rg105::check(&m, &table, out);
+        rg106::check(&m, &table, out);
+        rg107::check(&m, out);
+        rg108::check(&m, out);
+        rg113::check(&m, out);
+        rg114::check(&m, out);
     }
 }
 
@@ -224,13 +59,10 @@ fn condition_text(m: &Metric, which: Which) -> Option<String> {
 }
 
 /// The type Argo binds `result` to: Prometheus's vector or scalar when the query's type is
-/// known; unknown when a tag without a value could change it, or for another provider.
-fn result_type(m: &Metric) -> ResultType {
-    let Some(query) = m
-        .prometheus()
-        .and_then(|p| p.get("query"))
-        .and_then(Value::as_str)
-    else {
+/// known (`query_type`, from RG102's parse); unknown when a tag without a value could change
+/// it, or for another provider.
+fn result_type(m: &Metric, query_type: Option<QueryType>) -> ResultType {
+    let Some(query) = m.query() else {
         return ResultType::Unknown;
     };
     // A tag with no known value outside a string literal may be any PromQL at all.
@@ -238,331 +70,30 @@ fn result_type(m: &Metric) -> ResultType {
     if promql::values_matter(query, &unknown_tag) {
         return ResultType::Unknown;
     }
-    match m.query_type {
-        Some(promql::QueryType::Vector) => ResultType::Vector,
-        Some(promql::QueryType::Scalar) => ResultType::Scalar,
+    match query_type {
+        Some(QueryType::Vector) => ResultType::Vector,
+        Some(QueryType::Scalar) => ResultType::Scalar,
         _ => ResultType::Unknown,
     }
 }
 
 /// The metric's conditions read against Argo's environment, for the rules that evaluate them.
-fn condition_table(m: &Metric) -> Table {
-    let self_judging = m
-        .provider()
-        .is_some_and(|p| SELF_JUDGING_PROVIDERS.contains(&p));
-    if self_judging {
+fn condition_table(m: &Metric, ty: ResultType) -> Table {
+    if m.judges_itself() {
         return Table::default();
     }
     let success = condition_text(m, Which::Success);
     let failure = condition_text(m, Which::Failure);
-    probe::table(success.as_deref(), failure.as_deref(), result_type(m))
+    probe::table(success.as_deref(), failure.as_deref(), ty)
 }
 
 /// What Argo does with a metric whose measurements error.
-fn error_consequence(m: &Metric) -> String {
+pub(super) fn error_consequence(m: &Metric) -> String {
     let limit = match m.int("consecutiveErrorLimit") {
         IntField::Known(n) => format!("consecutiveErrorLimit ({n})"),
         _ => "consecutiveErrorLimit (default 4)".to_string(),
     };
     format!("after {limit} errors in a row the run errors and the rollout aborts")
-}
-
-fn rg104_invalid_condition(m: &Metric, table: &Table, out: &mut Sink) {
-    let ty = result_type(m);
-    for (which, err) in &table.compile_errors {
-        let key = which.key();
-        let hint = match ty {
-            ResultType::Vector if err.starts_with("Invalid operand") || err.contains("[]float64") => {
-                " (the query returns a vector, so result is a list of numbers, []float64: compare result[0], guarded by len(result) > 0)"
-            }
-            ResultType::Scalar if err.starts_with("Invalid operand for operator []") => {
-                " (the query returns a scalar, so result is a number, float64: compare result directly)"
-            }
-            _ if err.starts_with("unknown name") => {
-                " (Argo's conditions see only result, asInt, asFloat, isNaN, isInf, isNil, default and expr's builtins; write arguments as {{args.name}})"
-            }
-            _ => "",
-        };
-        out.report(
-            &RG104,
-            m.ptr(key),
-            format!(
-                "metric \"{}\": {key} does not compile in Argo: {err}{hint}; every measurement errors, and {}",
-                m.name,
-                error_consequence(m)
-            ),
-        );
-    }
-}
-
-fn rg105_unguarded_result_index(m: &Metric, table: &Table, out: &mut Sink) {
-    let Some(prom) = m.prometheus() else { return };
-    let Some(row) = table.row(Probe::Empty) else {
-        return;
-    };
-    let (Phase::Error, Some(which)) = (row.measurement.phase, row.erred) else {
-        return;
-    };
-    let query = prom
-        .get("query")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if empty::never_empty(query, &|name| m.defaults.get(name).cloned()) {
-        return;
-    }
-    let key = which.key();
-    out.report(
-        &RG105,
-        m.ptr(key),
-        format!(
-            "metric \"{}\": {key} errors on {} ({}): with no matching series the measurement errors; {}",
-            m.name,
-            Probe::Empty.describe(),
-            row.measurement.message.as_deref().unwrap_or("error"),
-            error_consequence(m)
-        ),
-    );
-}
-
-fn rg106_nan_unsafe_condition(m: &Metric, table: &Table, out: &mut Sink) {
-    // With no condition at all RG103 speaks; NaN passing is intended when the conditions
-    // asked isNaN on that result.
-    if m.field("successCondition").is_none() && m.field("failureCondition").is_none() {
-        return;
-    }
-    let Some(row) = table
-        .rows
-        .iter()
-        .find(|r| r.probe.is_nan() && r.measurement.phase == Phase::Successful && !r.tested_nan)
-    else {
-        return;
-    };
-    let key = if m.field("failureCondition").is_some() {
-        "failureCondition"
-    } else {
-        "successCondition"
-    };
-    out.report(
-        &RG106,
-        m.ptr(key),
-        format!(
-            "metric \"{}\": on {} (a ratio with no traffic, 0/0) the measurement is Successful: every comparison with NaN is false, so the {key} neither fails nor errors",
-            m.name,
-            row.probe.describe()
-        ),
-    );
-}
-
-fn rg107_invalid_duration(m: &Metric, out: &mut Sink) {
-    for key in ["interval", "initialDelay"] {
-        if let Some(text) = m.text(key) {
-            if duration::go_seconds(&text).is_none() {
-                out.report(
-                    &RG107,
-                    m.ptr(key),
-                    format!(
-                        "metric \"{}\": {key} \"{text}\" is not a Go duration (write it with a unit: 30s, 5m, 1h)",
-                        m.name
-                    ),
-                );
-            }
-        }
-    }
-    if let IntField::Known(count) = m.int("count") {
-        if count > 1 && m.field("interval").is_none() {
-            out.report(
-                &RG107,
-                m.ptr("count"),
-                format!(
-                    "metric \"{}\": count {count} needs an interval between measurements",
-                    m.name
-                ),
-            );
-        }
-    }
-}
-
-fn rg108_unworkable_limits(m: &Metric, out: &mut Sink) {
-    let count = m.int("count");
-    let success = m.int("consecutiveSuccessLimit");
-    if let IntField::Known(f) = m.int("failureLimit") {
-        if f == -1
-            && !matches!(success, IntField::Known(s) if s > 0)
-            && success != IntField::Unknown
-        {
-            out.report(
-                &RG108,
-                m.ptr("failureLimit"),
-                format!(
-                    "metric \"{}\": failureLimit -1 (no failure limit) is only valid with consecutiveSuccessLimit > 0",
-                    m.name
-                ),
-            );
-        } else if f < -1 {
-            out.report(
-                &RG108,
-                m.ptr("failureLimit"),
-                format!("metric \"{}\": failureLimit {f} is negative", m.name),
-            );
-        }
-    }
-    for key in [
-        "inconclusiveLimit",
-        "consecutiveErrorLimit",
-        "consecutiveSuccessLimit",
-        "count",
-    ] {
-        if let IntField::Known(v) = m.int(key) {
-            if v < 0 {
-                out.report(
-                    &RG108,
-                    m.ptr(key),
-                    format!("metric \"{}\": {key} {v} is negative", m.name),
-                );
-            }
-        }
-    }
-    // Argo's ValidateMetric (utils/analysis/factory.go) rejects the AnalysisRun when a bounded
-    // count cannot hold the limits.
-    let IntField::Known(c) = count else { return };
-    if c <= 0 {
-        return;
-    }
-    let failure = m.int("failureLimit");
-    if let IntField::Known(f) = failure {
-        if c < f {
-            out.report(
-                &RG108,
-                m.ptr("failureLimit"),
-                format!(
-                    "metric \"{}\": count {c} is less than failureLimit {f}; Argo rejects the AnalysisRun (count must be >= failureLimit)",
-                    m.name
-                ),
-            );
-        }
-    }
-    for key in ["inconclusiveLimit", "consecutiveSuccessLimit"] {
-        if let IntField::Known(v) = m.int(key) {
-            if c < v {
-                out.report(
-                    &RG108,
-                    m.ptr(key),
-                    format!(
-                        "metric \"{}\": count {c} is less than {key} {v}; Argo rejects the AnalysisRun (count must be >= {key})",
-                        m.name
-                    ),
-                );
-            }
-        }
-    }
-    if let (IntField::Known(f), IntField::Known(s)) = (failure, success) {
-        if f >= 0 && s >= 0 && c >= f && c >= s && c < f + s {
-            out.report(
-                &RG108,
-                m.ptr("count"),
-                format!(
-                    "metric \"{}\": count {c} is less than failureLimit + consecutiveSuccessLimit ({f} + {s}); Argo rejects the AnalysisRun (count must be >= failureLimit + consecutiveSuccessLimit when both are set)",
-                    m.name
-                ),
-            );
-        }
-    }
-}
-
-fn rg113_invalid_provider(m: &Metric, out: &mut Sink) {
-    let Some(prom) = m.prometheus() else { return };
-    if let Some(address) = m.text_at(prom, "address") {
-        let ok = ["http://", "https://"]
-            .iter()
-            .any(|p| address.len() > p.len() && address.starts_with(p) && !address.contains(' '));
-        if !ok {
-            out.report(
-                &RG113,
-                m.ptr("provider/prometheus/address"),
-                format!(
-                    "metric \"{}\": Prometheus address \"{address}\" is not an http(s) URL",
-                    m.name
-                ),
-            );
-        }
-    }
-    if let Some(t) = prom.get("timeout").and_then(Value::as_i64) {
-        if t < 0 {
-            out.report(
-                &RG113,
-                m.ptr("provider/prometheus/timeout"),
-                format!("metric \"{}\": Prometheus timeout {t} is negative", m.name),
-            );
-        }
-    }
-}
-
-fn rg113_duplicate_metric_names(metrics: &[Value], out: &mut Sink) {
-    let mut seen = HashMap::new();
-    for (i, m) in metrics.iter().enumerate() {
-        if let Some(name) = m.get("name").and_then(Value::as_str) {
-            if let Some(first) = seen.insert(name, i) {
-                out.report(
-                    &RG113,
-                    format!("/spec/metrics/{i}/name"),
-                    format!("metric name \"{name}\" is used twice (metrics {first} and {i}); Argo rejects the template"),
-                );
-            }
-        }
-    }
-}
-
-fn rg114_unreachable_failure_limit(m: &Metric, out: &mut Sink) {
-    if let (IntField::Known(count), IntField::Known(limit)) =
-        (m.int("count"), m.int("failureLimit"))
-    {
-        if count > 0 && limit == count {
-            out.report(
-                &RG114,
-                m.ptr("failureLimit"),
-                format!(
-                    "metric \"{}\": failureLimit {limit} with count {count} can never trip (Argo fails only when failures exceed the limit)",
-                    m.name
-                ),
-            );
-        }
-    }
-}
-
-fn rg110_undeclared_arguments(template: &Value, declared: &[&str], out: &mut Sink) {
-    let Some(metrics) = template.pointer("/spec/metrics") else {
-        return;
-    };
-    let mut stack = vec![(metrics, String::from("/spec/metrics"))];
-    while let Some((v, at)) = stack.pop() {
-        match v {
-            Value::String(s) => {
-                for tag in args::tags(s) {
-                    if !declared.contains(&tag.name) {
-                        out.report(
-                            &RG110,
-                            &at,
-                            format!(
-                                "{{{{args.{}}}}} is used but \"{}\" is not declared in spec.args",
-                                tag.name, tag.name
-                            ),
-                        );
-                    }
-                }
-            }
-            Value::Array(items) => {
-                for (i, x) in items.iter().enumerate().rev() {
-                    stack.push((x, format!("{at}/{i}")));
-                }
-            }
-            Value::Object(map) => {
-                for (k, x) in map.iter().rev() {
-                    stack.push((x, pointer::child(&at, k)));
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]
