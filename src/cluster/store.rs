@@ -1,7 +1,8 @@
 //! What the watch keeps: the catalog being built from the watched kinds, how far each kind's
 //! watch has got, and the snapshots handed to the engine. No I/O here: `watch` feeds it changes.
 
-use crate::lookup::{workload_ref, Coverage, Lookup, TemplateInfo};
+use crate::argo::rollout::workload_ref;
+use crate::lookup::{Coverage, Lookup, TemplateInfo};
 use crate::manifest::{Kind, Object};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -1,6 +1,73 @@
-//! The Rollout as Argo reads it: its strategy and the analyses it runs.
+//! The Rollout as Argo reads it: its strategy, its canary steps, the Deployment it manages and
+//! the analyses it runs, each with the pointer findings and patches use.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// `spec.strategy`.
+pub const STRATEGY: &str = "/spec/strategy";
+/// The canary strategy.
+pub const CANARY: &str = "/spec/strategy/canary";
+/// The blue-green strategy.
+pub const BLUE_GREEN: &str = "/spec/strategy/blueGreen";
+/// The canary's steps.
+pub const STEPS: &str = "/spec/strategy/canary/steps";
+
+/// The pointer of canary step `i`.
+pub fn step_at(i: usize) -> String {
+    format!("{STEPS}/{i}")
+}
+
+/// `spec.strategy` when it is set (not absent, not null): the value and the two strategies it
+/// may hold, each when set. A strategy that is not a mapping holds neither.
+#[derive(Clone, Copy)]
+pub struct Strategy<'a> {
+    pub value: &'a Value,
+    pub canary: Option<&'a Value>,
+    pub blue_green: Option<&'a Value>,
+}
+
+/// The Rollout's strategy, `None` when `spec.strategy` is absent or null.
+pub fn strategy(rollout: &Value) -> Option<Strategy<'_>> {
+    let value = rollout.pointer(STRATEGY).filter(|s| !s.is_null())?;
+    let set = |k: &str| value.get(k).filter(|v| !v.is_null());
+    Some(Strategy {
+        value,
+        canary: set("canary"),
+        blue_green: set("blueGreen"),
+    })
+}
+
+/// True when `spec` is a mapping (the only Rollout a mutation can add to).
+pub fn has_spec(rollout: &Value) -> bool {
+    rollout.get("spec").is_some_and(Value::is_object)
+}
+
+/// The canary's steps, when they are a list.
+pub fn steps(rollout: &Value) -> Option<&[Value]> {
+    rollout
+        .pointer(STEPS)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+}
+
+/// A canary's steps as the mutation reads them: absent or null is no steps (`Some(&[])`), a
+/// list is its steps, anything else is `None` (RG203's to report; it stays as it is).
+pub fn canary_steps(canary: &Map<String, Value>) -> Option<&[Value]> {
+    match canary.get("steps") {
+        None | Some(Value::Null) => Some(&[]),
+        Some(Value::Array(steps)) => Some(steps.as_slice()),
+        Some(_) => None,
+    }
+}
+
+/// The Deployment a Rollout's `workloadRef` names.
+pub fn workload_ref(rollout: &Value) -> Option<&str> {
+    let r = rollout.pointer("/spec/workloadRef")?;
+    if r.get("kind").and_then(Value::as_str) != Some("Deployment") {
+        return None;
+    }
+    r.get("name")?.as_str()
+}
 
 /// One analysis a Rollout runs: the background analysis, a step's analysis, one analysis of an
 /// experiment step, or a blue-green pre- or post-promotion analysis.
@@ -50,24 +117,16 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
         });
     }
     let mut blocks = Vec::new();
-    let canary = rollout.pointer("/spec/strategy/canary");
+    let canary = rollout.pointer(CANARY);
     if let Some(v) = canary
         .and_then(|c| c.get("analysis"))
         .filter(|v| v.is_object())
     {
-        templated(
-            "/spec/strategy/canary/analysis".into(),
-            v,
-            false,
-            &mut blocks,
-        );
+        templated(format!("{CANARY}/analysis"), v, false, &mut blocks);
     }
-    let steps = canary
-        .and_then(|c| c.get("steps"))
-        .and_then(Value::as_array);
-    for (i, step) in steps.into_iter().flatten().enumerate() {
+    for (i, step) in steps(rollout).into_iter().flatten().enumerate() {
         if let Some(v) = step.get("analysis").filter(|v| v.is_object()) {
-            let at = format!("/spec/strategy/canary/steps/{i}/analysis");
+            let at = format!("{}/analysis", step_at(i));
             templated(at, v, true, &mut blocks);
         }
         let Some(experiment) = step.get("experiment") else {
@@ -76,7 +135,7 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
         let endless = experiment.get("duration").is_none_or(Value::is_null);
         let analyses = experiment.get("analyses").and_then(Value::as_array);
         for (k, a) in analyses.into_iter().flatten().enumerate() {
-            let at = format!("/spec/strategy/canary/steps/{i}/experiment/analyses/{k}");
+            let at = format!("{}/experiment/analyses/{k}", step_at(i));
             let required = a.get("requiredForCompletion").and_then(Value::as_bool) == Some(true);
             blocks.push(AnalysisBlock {
                 refs: vec![(at.clone(), a)],
@@ -88,21 +147,16 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
     }
     for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
         if let Some(v) = rollout
-            .pointer(&format!("/spec/strategy/blueGreen/{key}"))
+            .pointer(&format!("{BLUE_GREEN}/{key}"))
             .filter(|v| v.is_object())
         {
-            templated(
-                format!("/spec/strategy/blueGreen/{key}"),
-                v,
-                true,
-                &mut blocks,
-            );
+            templated(format!("{BLUE_GREEN}/{key}"), v, true, &mut blocks);
         }
     }
     blocks
 }
 
-/// True when the strategy at `strategy` (`/spec/strategy/canary` or `/spec/strategy/blueGreen`)
+/// True when the strategy at `strategy` ([`CANARY`] or [`BLUE_GREEN`])
 /// runs an analysis: some block under it names at least one template (`analysis: {}` or
 /// `templates: []` runs nothing). The one meaning of "has analysis": RG202 and the injection
 /// decide by it, and the reference rules check exactly these blocks.

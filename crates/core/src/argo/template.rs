@@ -25,7 +25,8 @@ impl<'a> Template<'a> {
         }
     }
 
-    fn args(&self) -> impl Iterator<Item = &'a Value> {
+    /// The entries of `spec.args`.
+    pub fn args(&self) -> impl Iterator<Item = &'a Value> {
         self.spec
             .and_then(|s| s.get("args"))
             .and_then(Value::as_array)

@@ -5,6 +5,8 @@
 mod shards;
 pub mod shipped;
 
+use crate::argo::rollout::workload_ref;
+use crate::argo::template::Template;
 use crate::argo::{args, scalar_text};
 use crate::manifest::{Kind, Object};
 use serde_json::Value;
@@ -48,15 +50,10 @@ pub struct TemplateInfo {
 impl TemplateInfo {
     /// Summarises a template object.
     pub fn from_object(obj: &Object) -> TemplateInfo {
-        let spec = obj.value.get("spec");
-        let list = |k: &str| {
-            spec.and_then(|s| s.get(k))
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-        };
-        let args = list("args")
-            .iter()
+        let template = Template::of(&obj.value);
+        let listed = template.metrics().unwrap_or_default();
+        let args = template
+            .args()
             .filter_map(|a| {
                 let name = a.get("name")?.as_str()?.to_string();
                 let value = a.get("value").and_then(scalar_text);
@@ -68,7 +65,7 @@ impl TemplateInfo {
                 })
             })
             .collect();
-        let metrics = list("metrics")
+        let metrics = listed
             .iter()
             .map(|m| MetricInfo {
                 name: m
@@ -85,7 +82,7 @@ impl TemplateInfo {
             })
             .collect();
         let mut used_args = Vec::new();
-        for m in list("metrics") {
+        for m in listed {
             collect_tags(m, &mut used_args);
         }
         TemplateInfo {
@@ -342,15 +339,6 @@ impl Lookup {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// The Deployment a Rollout's `workloadRef` names.
-pub fn workload_ref(rollout: &Value) -> Option<&str> {
-    let r = rollout.pointer("/spec/workloadRef")?;
-    if r.get("kind").and_then(Value::as_str) != Some("Deployment") {
-        return None;
-    }
-    r.get("name")?.as_str()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! labels. So nothing the manifest sets is overwritten or reordered, and a mutated object needs
 //! no further mutation: the webhook is safe with `reinvocationPolicy: IfNeeded`.
 
-use crate::argo::rollout::has_analysis;
+use crate::argo::rollout::{self, has_analysis};
 use crate::manifest::{pointer, Kind, Object};
 use crate::policy::{AnalysisDefaults, ArgSource, Policy};
 use crate::rules::rg202_missing_analysis::{NO_BLUE_GREEN_INJECTION, NO_DEFAULT_ANALYSIS};
@@ -86,21 +86,18 @@ pub fn plan(
     if obj.kind != Kind::Rollout {
         return (p.m, p.gaps);
     }
-    let Some(spec) = obj.value.get("spec").and_then(Value::as_object) else {
+    if !rollout::has_spec(&obj.value) {
         return (p.m, p.gaps);
-    };
-    match spec.get("strategy") {
-        None | Some(Value::Null) => p.fresh_canary("/spec/strategy", true),
-        Some(Value::Object(strategy)) => {
-            let set = |k: &str| strategy.get(k).filter(|v| !v.is_null());
-            match (set("canary"), set("blueGreen")) {
-                (None, None) => p.fresh_canary("/spec/strategy/canary", false),
-                (Some(Value::Object(canary)), _) => p.canary(canary),
-                (None, Some(Value::Object(bg))) => p.blue_green(bg),
-                // A strategy that is not a mapping is RG204's to report, not ours to guess.
-                _ => {}
-            }
-        }
+    }
+    match rollout::strategy(&obj.value) {
+        None => p.fresh_canary(rollout::STRATEGY, true),
+        Some(s) if s.value.is_object() => match (s.canary, s.blue_green) {
+            (None, None) => p.fresh_canary(rollout::CANARY, false),
+            (Some(Value::Object(canary)), _) => p.canary(canary),
+            (None, Some(Value::Object(bg))) => p.blue_green(bg),
+            // A strategy that is not a mapping is RG204's to report, not ours to guess.
+            _ => {}
+        },
         Some(_) => {}
     }
     if !p.m.injections.is_empty() {
@@ -181,24 +178,19 @@ impl Planner<'_> {
     }
 
     fn canary(&mut self, canary: &Map<String, Value>) {
-        const AT: &str = "/spec/strategy/canary";
-        let existing = match canary.get("steps") {
-            None | Some(Value::Null) => Some(&[][..]),
-            Some(Value::Array(steps)) => Some(steps.as_slice()),
-            // Steps that are not a list are RG203's to report; they stay as they are.
-            Some(_) => None,
-        };
+        const AT: &str = rollout::CANARY;
+        let existing = rollout::canary_steps(canary);
         let mut steps = existing.map_or(0, <[Value]>::len);
         if existing.is_some_and(<[Value]>::is_empty) && self.steps_on {
             let defaults = self.default_steps().to_vec();
-            self.inject(Injection::CanarySteps, &format!("{AT}/steps"));
+            self.inject(Injection::CanarySteps, rollout::STEPS);
             if canary.get("steps").is_some_and(Value::is_array) {
                 // `steps: []`: append to the list the manifest holds.
                 for (i, step) in defaults.iter().enumerate() {
-                    self.op(&format!("{AT}/steps/{i}"), step.clone());
+                    self.op(&rollout::step_at(i), step.clone());
                 }
             } else {
-                self.op(&format!("{AT}/steps"), Value::Array(defaults.clone()));
+                self.op(rollout::STEPS, Value::Array(defaults.clone()));
             }
             steps = defaults.len();
         }
@@ -222,7 +214,7 @@ impl Planner<'_> {
     }
 
     fn blue_green(&mut self, bg: &Map<String, Value>) {
-        const AT: &str = "/spec/strategy/blueGreen";
+        const AT: &str = rollout::BLUE_GREEN;
         let pre = bg.get("prePromotionAnalysis");
         if has_analysis(self.rollout, AT) || !self.analysis_on {
             return;

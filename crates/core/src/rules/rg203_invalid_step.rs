@@ -2,6 +2,7 @@
 
 use super::catalog::{Fixture, Rule, Severity};
 use super::Sink;
+use crate::argo;
 use crate::lang::duration;
 use serde_json::Value;
 
@@ -33,14 +34,11 @@ const STEP_KINDS: &[&str] = &[
 const EXCLUSIVE_STEP_KINDS: &[&str] = &["setWeight", "pause", "experiment", "analysis", "plugin"];
 
 pub(super) fn check(rollout: &Value, out: &mut Sink) {
-    let Some(steps) = rollout
-        .pointer("/spec/strategy/canary/steps")
-        .and_then(Value::as_array)
-    else {
+    let Some(steps) = argo::rollout::steps(rollout) else {
         return;
     };
     for (i, step) in steps.iter().enumerate() {
-        let at = format!("/spec/strategy/canary/steps/{i}");
+        let at = argo::rollout::step_at(i);
         let Some(map) = step.as_object() else {
             out.report(&RG203, at, format!("step {i} is not a mapping"));
             continue;

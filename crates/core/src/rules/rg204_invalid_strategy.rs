@@ -2,6 +2,7 @@
 
 use super::catalog::{Fixture, Rule, Severity};
 use super::Sink;
+use crate::argo::rollout::{self, Strategy, BLUE_GREEN, CANARY};
 use serde_json::Value;
 
 /// RG204 `invalid-strategy`.
@@ -21,20 +22,21 @@ pub static RG204: Rule = Rule {
 };
 
 pub(super) fn check(rollout: &Value, out: &mut Sink) {
-    let Some(strategy) = rollout.pointer("/spec/strategy").filter(|s| !s.is_null()) else {
+    let Some(Strategy {
+        canary, blue_green, ..
+    }) = rollout::strategy(rollout)
+    else {
         return;
     };
-    let canary = strategy.get("canary").filter(|v| !v.is_null());
-    let blue_green = strategy.get("blueGreen").filter(|v| !v.is_null());
     match (canary, blue_green) {
         (Some(_), Some(_)) => out.report(
             &RG204,
-            "/spec/strategy",
+            rollout::STRATEGY,
             "strategy sets both canary and blueGreen; a Rollout uses exactly one",
         ),
         (None, None) => out.report(
             &RG204,
-            "/spec/strategy",
+            rollout::STRATEGY,
             "strategy sets neither canary nor blueGreen; a Rollout uses exactly one",
         ),
         _ => {}
@@ -48,7 +50,7 @@ pub(super) fn check(rollout: &Value, out: &mut Sink) {
         if c == s {
             out.report(
                 &RG204,
-                "/spec/strategy/canary/canaryService",
+                format!("{CANARY}/canaryService"),
                 format!("canaryService and stableService are both \"{c}\"; they must be different Services"),
             );
         }
@@ -60,12 +62,12 @@ pub(super) fn check(rollout: &Value, out: &mut Sink) {
         match (text(blue_green, "activeService"), text(blue_green, "previewService")) {
             (None, _) => out.report(
                 &RG204,
-                "/spec/strategy/blueGreen",
+                BLUE_GREEN,
                 "blueGreen has no activeService; Argo requires one",
             ),
             (Some(a), Some(p)) if a == p => out.report(
                 &RG204,
-                "/spec/strategy/blueGreen/previewService",
+                format!("{BLUE_GREEN}/previewService"),
                 format!("activeService and previewService are both \"{a}\"; they must be different Services"),
             ),
             _ => {}
@@ -103,7 +105,7 @@ fn traffic_routing_services(canary: &Value, set: impl Fn(&str) -> bool, out: &mu
         if !set(key) {
             out.report(
                 &RG204,
-                format!("/spec/strategy/canary/{key}"),
+                format!("{CANARY}/{key}"),
                 format!(
                     "canary uses trafficRouting{with} but sets no {key}; Argo rejects the Rollout: \"Canary service and Stable service must to be set to use Traffic Routing\""
                 ),
