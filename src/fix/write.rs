@@ -40,6 +40,11 @@ pub enum WriteError {
     Changed,
     #[error("is open in another program; not overwritten, so that no edit made there is lost (run again when it is closed)")]
     OpenElsewhere,
+    #[error("was edited while it was being fixed, and the edit could not be put back ({source}): the edited file is kept at {}; move it back", kept.display())]
+    EditKept {
+        kept: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot {action}: {source}")]
     Io {
         action: String,
@@ -88,9 +93,12 @@ pub fn replace_file(path: &Path, expected: &[u8], new: &[u8]) -> Result<(), Writ
     let result = File::open(path)
         .map_err(io("open the file"))
         .and_then(|old| swap_checked(path, &tmp, &old, expected, &meta));
-    // Whatever happened, the temporary name holds nothing to keep: the old file after a swap,
-    // the unused new one after a refusal, or nothing after a plain rename.
-    let _ = fs::remove_file(&tmp);
+    // The temporary name holds nothing to keep (the old file after a swap, the unused new one
+    // after a refusal, or nothing after a plain rename), unless it holds an edit that could not
+    // be put back.
+    if !matches!(result, Err(WriteError::EditKept { .. })) {
+        let _ = fs::remove_file(&tmp);
+    }
     result?;
     // Make the rename durable; a failure here leaves a correct file, so it is not an error.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -122,7 +130,10 @@ fn swap_checked(
             // `tmp` now names the old file. Edited, or about to be opened, since the last look:
             // trade back, so that the edit is what stays.
             if edited(&lease)? {
-                exchange(tmp, path).map_err(io("put the edited file back"))?;
+                exchange(tmp, path).map_err(|source| WriteError::EditKept {
+                    kept: tmp.to_path_buf(),
+                    source,
+                })?;
                 return Err(WriteError::Changed);
             }
             Ok(())

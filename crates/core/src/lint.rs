@@ -121,7 +121,7 @@ fn duplicate_objects(placed: &[Placed], sources: &[Source], policy: &Policy) -> 
     let Some(severity) = policy.severity(&rules::RG002) else {
         return Vec::new();
     };
-    const AT: &str = "/metadata/name";
+    const AT: &str = manifest::pointer::NAME;
     let place = |p: &Placed| {
         let (line, column) = p.positions.locate(&p.object.value, AT);
         (sources[p.source].name.as_str(), line, column)

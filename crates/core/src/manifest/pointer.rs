@@ -3,6 +3,13 @@
 
 use json_patch::jsonptr::Token;
 
+/// An object's `metadata`.
+pub const METADATA: &str = "/metadata";
+/// An object's name, where findings about the object as a whole point.
+pub const NAME: &str = "/metadata/name";
+/// An object's annotations.
+pub const ANNOTATIONS: &str = "/metadata/annotations";
+
 /// The reference tokens of `pointer`, decoded (`/a~1b/0` gives `a/b`, `0`). A token that is not
 /// valid RFC 6901 (a `~` not followed by `0` or `1`) is taken as written.
 pub fn tokens(pointer: &str) -> impl Iterator<Item = String> + '_ {

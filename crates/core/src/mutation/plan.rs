@@ -248,7 +248,9 @@ impl Planner<'_> {
             Some(Value::Object(have)) => {
                 for (key, value) in block {
                     match (have.get(&key), value) {
-                        (None | Some(Value::Null), value) => self.op(&format!("{at}/{key}"), value),
+                        (None | Some(Value::Null), value) => {
+                            self.op(&pointer::child(at, &key), value)
+                        }
                         (Some(Value::Array(held)), Value::Array(items)) => {
                             let mut next = held.len();
                             for item in items {
@@ -257,7 +259,7 @@ impl Planner<'_> {
                                     h.get("name").is_some() && h.get("name") == item.get("name")
                                 });
                                 if !passed {
-                                    self.op(&format!("{at}/{key}/{next}"), item);
+                                    self.op(&format!("{}/{next}", pointer::child(at, &key)), item);
                                     next += 1;
                                 }
                             }
@@ -345,13 +347,11 @@ fn annotate(m: &mut Mutation, obj: &Object) {
     let fresh = |labels: &[&str]| json!({ MUTATED_ANNOTATION: labels.join(",") });
     match obj.value.get("metadata") {
         None | Some(Value::Null) => m.patch.push(add_op(
-            "/metadata",
+            pointer::METADATA,
             json!({ "annotations": fresh(&labels) }),
         )),
         Some(Value::Object(meta)) => match meta.get("annotations") {
-            None | Some(Value::Null) => m
-                .patch
-                .push(add_op("/metadata/annotations", fresh(&labels))),
+            None | Some(Value::Null) => m.patch.push(add_op(pointer::ANNOTATIONS, fresh(&labels))),
             Some(Value::Object(annotations)) => {
                 let held = annotations.get(MUTATED_ANNOTATION).and_then(Value::as_str);
                 let mut merged: Vec<&str> = held
@@ -367,7 +367,7 @@ fn annotate(m: &mut Mutation, obj: &Object) {
                 }
                 let merged = merged.join(",");
                 if held != Some(merged.as_str()) {
-                    let path = pointer::child("/metadata/annotations", MUTATED_ANNOTATION);
+                    let path = pointer::child(pointer::ANNOTATIONS, MUTATED_ANNOTATION);
                     m.patch.push(add_op(&path, json!(merged)));
                 }
             }

@@ -4,6 +4,7 @@ use super::catalog::{Fixture, Rule, Severity};
 use super::rollout::Run;
 use super::Sink;
 use crate::argo::args;
+use crate::argo::template::METRICS;
 use crate::lookup::TemplateInfo;
 use crate::manifest::pointer;
 use serde_json::Value;
@@ -20,10 +21,10 @@ pub static RG110: Rule = Rule {
 };
 
 pub(super) fn check_template(template: &Value, declared: &[&str], out: &mut Sink) {
-    let Some(metrics) = template.pointer("/spec/metrics") else {
+    let Some(metrics) = template.pointer(METRICS) else {
         return;
     };
-    let mut stack = vec![(metrics, String::from("/spec/metrics"))];
+    let mut stack = vec![(metrics, String::from(METRICS))];
     while let Some((v, at)) = stack.pop() {
         match v {
             Value::String(s) => {

@@ -2,7 +2,7 @@
 
 use super::catalog::{Fixture, Rule, Severity};
 use super::Sink;
-use crate::argo::template::Metric;
+use crate::argo::template::{Metric, METRICS};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -53,7 +53,7 @@ pub(super) fn check_names(metrics: &[Value], out: &mut Sink) {
             if let Some(first) = seen.insert(name, i) {
                 out.report(
                     &RG113,
-                    format!("/spec/metrics/{i}/name"),
+                    format!("{METRICS}/{i}/name"),
                     format!("metric name \"{name}\" is used twice (metrics {first} and {i}); Argo rejects the template"),
                 );
             }

@@ -3,6 +3,7 @@
 use super::catalog::{Fixture, Rule, Severity};
 use super::Sink;
 use crate::lookup::Lookup;
+use crate::manifest::pointer;
 use crate::manifest::Object;
 
 /// RG301 `unmanaged-deployment`.
@@ -23,7 +24,7 @@ pub(super) fn check(obj: &Object, lookup: &Lookup, rollout_required: bool, out: 
     if rollout_required && !lookup.manages(&obj.namespace, &obj.name) {
         out.report(
             &RG301,
-            "/metadata/name",
+            pointer::NAME,
             format!(
                 "Deployment \"{}\" is not managed by a Rollout (no Rollout references it through workloadRef), so it updates with no canary and no analysis",
                 obj.name
