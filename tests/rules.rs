@@ -14,11 +14,12 @@
 //! must not, and the exit code must follow the severities (1 with a deny finding, else 0).
 //! Every rule of the catalog needs at least one good and one bad fixture.
 
+mod support;
+
 use libtest_mimic::{Arguments, Failed, Trial};
 use rollout_guard::rules::catalog::{by_id, Severity, ALL};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// One `# expect:` line.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,7 +90,7 @@ fn run_fixture(rule: &str, path: &Path) -> Result<(), Failed> {
     }
     // Linted by its path from the repository root, as the messages that name files say it.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+    let out = support::bin()
         .current_dir(root)
         .args(["lint", "--format", "json"])
         .arg(path.strip_prefix(root).unwrap_or(path))
