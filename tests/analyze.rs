@@ -10,6 +10,7 @@ mod support;
 use prometheus::Prometheus;
 use serde_json::Value;
 use std::path::Path;
+use support::serve::Serve;
 
 /// 2023-11-15T00:00:00Z: the series start here, a day of samples every 15 s.
 const T0: i64 = 1_700_006_400;
@@ -77,8 +78,9 @@ fn first_metric(report: &Value) -> &Value {
 
 #[test]
 fn instant_measurements_as_argo_classifies_them() {
+    require!(support::PROMETHEUS);
     let prom = Prometheus::start(&series());
-    let dir = support::temp_dir("analyze-instant");
+    let dir = support::TempDir::new("analyze-instant");
     let at = (T0 + 600 * 60).to_string();
     let run = |file: &str, extra: &[&str]| {
         let mut args = vec![file, "--prometheus", &prom.url, "--at", &at];
@@ -212,8 +214,9 @@ fn instant_measurements_as_argo_classifies_them() {
 
 #[test]
 fn a_rollout_runs_its_analyses_with_its_arguments() {
+    require!(support::PROMETHEUS);
     let prom = Prometheus::start(&series());
-    let dir = support::temp_dir("analyze-rollout");
+    let dir = support::TempDir::new("analyze-rollout");
     let t = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: ratio\nspec:\n  args:\n  - name: service\n  metrics:\n  - name: ratio\n    successCondition: result[0] >= 0.98\n    provider:\n      prometheus:\n        address: http://prometheus.invalid:9090\n        query: sum(app_success_ratio{service=\"{{ args.service }}\"})\n  - name: smoke\n    provider:\n      web:\n        url: http://smoke.invalid/\n";
     let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: shop\n  labels: {app: api}\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - analysis:\n          templates: [{templateName: ratio}]\n          args:\n          - name: service\n            valueFrom: {fieldRef: {fieldPath: \"metadata.labels['app']\"}}\n";
     let tf = write(&dir, "template.yaml", t);
@@ -254,8 +257,9 @@ fn a_rollout_runs_its_analyses_with_its_arguments() {
 
 #[test]
 fn a_backtest_finds_exactly_the_dips() {
+    require!(support::PROMETHEUS);
     let prom = Prometheus::start(&series());
-    let dir = support::temp_dir("analyze-backtest");
+    let dir = support::TempDir::new("analyze-backtest");
     let t = write(
         &dir,
         "rate.yaml",
@@ -333,26 +337,35 @@ fn time(seconds: i64) -> String {
     rollout_guard::analyze::report::time_text(seconds * 1000)
 }
 
-#[test]
-fn a_prometheus_that_is_down_exits_2_naming_the_url() {
-    let dir = support::temp_dir("analyze-down");
+/// analyze against a Prometheus that is down, with `extra` arguments: exit 2, naming the URL.
+fn a_prometheus_that_is_down_exits_2_naming_the_url(extra: &[&str]) {
+    let dir = support::TempDir::new("analyze-down");
     let t = write(&dir, "t.yaml", &template("t", "sum(up)", "true", ""));
     let url = prometheus::nothing_listening();
-    for extra in [&[][..], &["--since", "1h"][..]] {
-        let out = support::bin()
-            .args(["analyze", &t, "--prometheus", &url])
-            .args(extra)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains(&url) && err.to_lowercase().contains("refused"),
-            "{err}"
-        );
-        assert!(out.stdout.is_empty());
-    }
-    // A missing argument is a usage error too.
+    let out = support::bin()
+        .args(["analyze", &t, "--prometheus", &url])
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&url) && err.to_lowercase().contains("refused"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+cases! {
+    a_prometheus_that_is_down_exits_2_naming_the_url:
+    a_prometheus_that_is_down_exits_2_naming_the_url_instant => (&[]),
+    a_prometheus_that_is_down_exits_2_naming_the_url_backtest => (&["--since", "1h"]),
+}
+
+#[test]
+fn a_missing_argument_is_a_usage_error_too() {
+    let dir = support::TempDir::new("analyze-down");
+    let url = prometheus::nothing_listening();
     let t = write(
         &dir,
         "needs.yaml",
@@ -395,85 +408,57 @@ fn fake_server(answer: Option<Vec<u8>>) -> String {
     url
 }
 
-#[test]
-fn a_server_that_is_not_prometheus_exits_2() {
-    let dir = support::temp_dir("analyze-fake");
+/// analyze against a server that answers every request with `answer` (or never): exit 2, an
+/// error naming the URL and saying `expected`.
+fn a_server_that_is_not_prometheus_exits_2(answer: Option<Vec<u8>>, expected: &str) {
+    let dir = support::TempDir::new("analyze-fake");
     let t = write(
         &dir,
         "t.yaml",
         &template("t", "sum(up)", "true", "")
             .replace("        query:", "        timeout: 1\n        query:"),
     );
-    let html = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 24\r\nConnection: close\r\n\r\n<html>bad gateway</html>".to_vec();
-    let not_json =
-        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec();
+    let url = fake_server(answer);
+    let out = support::bin()
+        .args(["analyze", &t, "--prometheus", &url])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{expected}: {err}");
+    assert!(
+        err.contains(&url) && err.contains(expected),
+        "{expected}: {err}"
+    );
+}
+
+fn huge_answer() -> Vec<u8> {
     let mut huge =
         b"HTTP/1.1 200 OK\r\nContent-Length: 40000000\r\nConnection: close\r\n\r\n".to_vec();
     huge.extend(std::iter::repeat_n(b' ', 40_000_000));
-    for (answer, expected) in [
-        (Some(html), "HTTP 502"),
-        (Some(not_json), "not Prometheus's"),
-        (Some(huge), "larger than 32 MiB"),
-        (None, "timeout of 1 s"),
-    ] {
-        let url = fake_server(answer);
-        let out = support::bin()
-            .args(["analyze", &t, "--prometheus", &url])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{expected}: {err}");
-        assert!(
-            err.contains(&url) && err.contains(expected),
-            "{expected}: {err}"
-        );
-    }
+    huge
 }
 
-/// `rollout-guard serve` (TLS with an ephemeral CA nobody trusts) as an HTTPS server that is not
-/// Prometheus; killed on drop.
-struct TlsServer(std::process::Child, String);
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tls_server() -> TlsServer {
-    use std::io::BufRead;
-    let mut child = support::bin()
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(out).lines();
-    let line = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("listening"))
-        .expect("serve starts");
-    std::thread::spawn(move || lines.for_each(drop));
-    let v: Value = serde_json::from_str(&line).unwrap();
-    let addr = v["addr"].as_str().unwrap().to_string();
-    TlsServer(child, format!("https://{addr}"))
+cases! {
+    a_server_that_is_not_prometheus_exits_2:
+    a_bad_gateway_exits_2 => (
+        Some(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 24\r\nConnection: close\r\n\r\n<html>bad gateway</html>".to_vec()),
+        "HTTP 502",
+    ),
+    an_answer_that_is_not_json_exits_2 => (
+        Some(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec()),
+        "not Prometheus's",
+    ),
+    an_answer_over_32_mib_exits_2 => (Some(huge_answer()), "larger than 32 MiB"),
+    no_answer_exits_2_after_the_timeout => (None, "timeout of 1 s"),
 }
 
 #[test]
 fn https_verifies_the_certificate_unless_insecure() {
-    let server = tls_server();
-    let dir = support::temp_dir("analyze-tls");
+    // `rollout-guard serve` (TLS with an ephemeral CA nobody trusts) as an HTTPS server that
+    // is not Prometheus.
+    let server = Serve::start(&[]);
+    let url = server.url();
+    let dir = support::TempDir::new("analyze-tls");
     let t = template("t", "sum(up)", "true", "");
     let verified = write(&dir, "verified.yaml", &t);
     let insecure = write(
@@ -483,7 +468,7 @@ fn https_verifies_the_certificate_unless_insecure() {
     );
     let run = |file: &str| {
         let out = support::bin()
-            .args(["analyze", file, "--prometheus", &server.1])
+            .args(["analyze", file, "--prometheus", &url])
             .output()
             .unwrap();
         (
@@ -494,13 +479,13 @@ fn https_verifies_the_certificate_unless_insecure() {
     let (code, err) = run(&verified);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains(&server.1) && err.to_lowercase().contains("certificate"),
+        err.contains(&url) && err.to_lowercase().contains("certificate"),
         "{err}"
     );
     // insecure: the handshake succeeds, and the webhook answers what Prometheus would not.
     let (code, err) = run(&insecure);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains(&server.1) && err.contains("HTTP 4"), "{err}");
+    assert!(err.contains(&url) && err.contains("HTTP 4"), "{err}");
 }
 
 #[test]
@@ -528,7 +513,7 @@ fn headers_and_basic_auth_are_sent() {
         .unwrap();
         String::from_utf8_lossy(&request).into_owned()
     });
-    let dir = support::temp_dir("analyze-headers");
+    let dir = support::TempDir::new("analyze-headers");
     let t = template("h", "sum(up{service=\"{{args.service}}\"})", "result[0] == 1", "").replace(
         "        query:",
         "        headers:\n        - key: X-Scope-OrgID\n          value: tenant-{{args.service}}\n        authentication:\n          basicAuth: {username: alice, password: s3cret}\n        query:",

@@ -5,7 +5,7 @@ mod support;
 use rollout_guard::certs::service_names;
 use std::fs;
 use std::path::Path;
-use support::{b64, bin, dns_sans, public_keys, temp_dir, verifies_for_host};
+use support::{b64, bin, dns_sans, public_keys, verifies_for_host, TempDir};
 
 fn certs(out: &Path, extra: &[&str]) -> std::process::Output {
     bin()
@@ -31,7 +31,9 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn writes_a_ca_and_a_serving_certificate_for_the_four_service_names() {
-    let dir = temp_dir("certs-ok").join("nested/out");
+    require!(support::OPENSSL);
+    let tmp = TempDir::new("certs-ok");
+    let dir = tmp.join("nested/out");
     let out = certs(&dir, &[]);
     assert!(out.status.success(), "{out:?}");
 
@@ -85,21 +87,23 @@ fn writes_a_ca_and_a_serving_certificate_for_the_four_service_names() {
 
 #[test]
 fn days_sets_the_validity() {
-    let dir = temp_dir("certs-days");
+    require!(support::OPENSSL);
+    let dir = TempDir::new("certs-days");
     assert!(certs(&dir, &["--days", "2"]).status.success());
     let cert = dir.join("tls.crt");
     let cert = cert.to_str().unwrap();
     // Still valid in one day, expired in three.
     support::openssl(&["x509", "-noout", "-checkend", "86400", "-in", cert]).unwrap();
     assert!(support::openssl(&["x509", "-noout", "-checkend", "259200", "-in", cert]).is_err());
-    let out = certs(&temp_dir("certs-days0"), &["--days", "0"]);
+    let out = certs(&TempDir::new("certs-days0"), &["--days", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--days"));
 }
 
 #[test]
 fn refuses_to_overwrite_without_force() {
-    let dir = temp_dir("certs-force");
+    require!(support::OPENSSL);
+    let dir = TempDir::new("certs-force");
     assert!(certs(&dir, &[]).status.success());
     let before: Vec<Vec<u8>> = ["ca.crt", "ca.key", "tls.crt", "tls.key"]
         .iter()
@@ -119,7 +123,7 @@ fn refuses_to_overwrite_without_force() {
     }
 
     // One existing file is enough to refuse.
-    let dir2 = temp_dir("certs-force-one");
+    let dir2 = TempDir::new("certs-force-one");
     fs::write(dir2.join("tls.key"), "mine").unwrap();
     assert_eq!(certs(&dir2, &[]).status.code(), Some(2));
     assert_eq!(fs::read_to_string(dir2.join("tls.key")).unwrap(), "mine");
@@ -149,26 +153,31 @@ fn refuses_to_overwrite_without_force() {
     .unwrap();
 }
 
+/// `certs` with `flag` set to `bad`: exit 2, an error naming the flag, nothing written.
+fn a_bad_name_is_an_error_that_names_the_flag(flag: &str, bad: &str) {
+    let dir = TempDir::new("certs-bad");
+    let mut args = vec!["certs", "--service", "ok", "--namespace", "ok"];
+    let at = args.iter().position(|a| *a == flag).unwrap();
+    args[at + 1] = bad;
+    let out = bin().args(&args).arg("--out").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{flag} {bad:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(flag), "{err}");
+    assert!(
+        fs::read_dir(&dir).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+cases! {
+    a_bad_name_is_an_error_that_names_the_flag:
+    a_service_name_with_an_underscore_and_capitals => ("--service", "Web_Hook"),
+    a_namespace_starting_with_a_dash => ("--namespace", "-ns"),
+    an_empty_namespace => ("--namespace", ""),
+}
+
 #[test]
-fn bad_names_are_errors_that_name_the_flag() {
-    for (flag, bad) in [
-        ("--service", "Web_Hook"),
-        ("--namespace", "-ns"),
-        ("--namespace", ""),
-    ] {
-        let dir = temp_dir("certs-bad");
-        let mut args = vec!["certs", "--service", "ok", "--namespace", "ok"];
-        let at = args.iter().position(|a| *a == flag).unwrap();
-        args[at + 1] = bad;
-        let out = bin().args(&args).arg("--out").arg(&dir).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{flag} {bad:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(flag), "{err}");
-        assert!(
-            fs::read_dir(&dir).unwrap().next().is_none(),
-            "nothing written"
-        );
-    }
+fn a_missing_namespace_is_an_error_naming_it() {
     let out = bin().args(["certs", "--service", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--namespace"));
@@ -176,7 +185,7 @@ fn bad_names_are_errors_that_name_the_flag() {
 
 #[test]
 fn an_unwritable_directory_is_an_error_naming_it() {
-    let dir = temp_dir("certs-unwritable");
+    let dir = TempDir::new("certs-unwritable");
     let file = dir.join("not-a-dir");
     fs::write(&file, "x").unwrap();
     let out = certs(&file.join("sub"), &[]);

@@ -12,9 +12,7 @@ use rollout_guard::certs::service_names;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{
-    b64, bin, dns_sans, helm_path, repo, strict_crd_schema, temp_dir, tool, verifies_for_host,
-};
+use support::{b64, bin, dns_sans, repo, strict_crd_schema, verifies_for_host, TempDir};
 
 const RELEASE: &str = "rg";
 const NAMESPACE: &str = "guard-system";
@@ -22,7 +20,10 @@ const NAMESPACE: &str = "guard-system";
 const SERVICE: &str = "rg-rollout-guard";
 
 fn helm(args: &[&str]) -> std::process::Output {
-    Command::new(helm_path()).args(args).output().unwrap()
+    Command::new(support::HELM.path())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn chart() -> String {
@@ -239,39 +240,43 @@ fn expected_sans() -> Vec<String> {
     names
 }
 
-#[test]
-fn helm_lint_strict_passes_in_every_tls_mode() {
-    for extra in [
-        vec![],
-        vec!["--set", "tls.mode=certManager"],
-        vec![
-            "--set",
-            "tls.mode=secret",
-            "--set",
-            "tls.secretName=mine",
-            "--set",
-            "tls.caBundle=Q0E=",
-        ],
-        vec![
-            "--set",
-            "metrics.serviceMonitor.enabled=true",
-            "--set",
-            "replicaCount=1",
-        ],
-    ] {
-        let out = helm(&[&["lint", "--strict", &chart()], extra.as_slice()].concat());
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "helm lint --strict {extra:?}:\n{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(text.contains("0 chart(s) failed"), "{text}");
-    }
+/// `helm lint --strict` with `extra` values passes.
+fn helm_lint_strict_passes(extra: &[&str]) {
+    require!(support::HELM);
+    let out = helm(&[&["lint", "--strict", &chart()], extra].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helm lint --strict {extra:?}:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("0 chart(s) failed"), "{text}");
+}
+
+// In every TLS mode.
+cases! {
+    helm_lint_strict_passes:
+    helm_lint_strict_passes_in_generate_mode => (&[]),
+    helm_lint_strict_passes_in_cert_manager_mode => (&["--set", "tls.mode=certManager"]),
+    helm_lint_strict_passes_in_secret_mode => (&[
+        "--set",
+        "tls.mode=secret",
+        "--set",
+        "tls.secretName=mine",
+        "--set",
+        "tls.caBundle=Q0E=",
+    ]),
+    helm_lint_strict_passes_with_a_service_monitor_and_one_replica => (&[
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "replicaCount=1",
+    ]),
 }
 
 #[test]
 fn generate_mode_serves_a_certificate_for_the_service_the_webhooks_call() {
+    require!(support::HELM, support::OPENSSL);
     let docs = render(&[]);
     check_webhook(&docs, "MutatingWebhookConfiguration", "/mutate");
     check_webhook(&docs, "ValidatingWebhookConfiguration", "/validate");
@@ -293,7 +298,7 @@ fn generate_mode_serves_a_certificate_for_the_service_the_webhooks_call() {
     }
 
     // The certificate is for exactly the names the Service is reached by, and chains to the CA.
-    let dir = temp_dir("chart-generate");
+    let dir = TempDir::new("chart-generate");
     std::fs::write(dir.join("ca.crt"), &ca).unwrap();
     std::fs::write(dir.join("tls.crt"), b64(data["tls.crt"].as_str().unwrap())).unwrap();
     std::fs::write(dir.join("tls.key"), b64(data["tls.key"].as_str().unwrap())).unwrap();
@@ -320,6 +325,7 @@ fn generate_mode_serves_a_certificate_for_the_service_the_webhooks_call() {
 
 #[test]
 fn default_webhook_settings() {
+    require!(support::HELM);
     let docs = render(&[]);
     let mutating = webhook(&docs, "MutatingWebhookConfiguration");
     let validating = webhook(&docs, "ValidatingWebhookConfiguration");
@@ -353,7 +359,8 @@ fn default_webhook_settings() {
 
 #[test]
 fn webhook_settings_and_selectors_from_values() {
-    let dir = temp_dir("chart-selectors");
+    require!(support::HELM);
+    let dir = TempDir::new("chart-selectors");
     let values = write(
         &dir,
         "values.yaml",
@@ -398,6 +405,7 @@ webhook:
 
 #[test]
 fn cert_manager_mode_issues_the_certificate_and_injects_the_ca() {
+    require!(support::HELM);
     let docs = render(&["--set", "tls.mode=certManager"]);
     assert!(
         all(&docs, "Secret").is_empty(),
@@ -459,9 +467,10 @@ fn cert_manager_mode_issues_the_certificate_and_injects_the_ca() {
 
 #[test]
 fn secret_mode_uses_certificates_from_the_certs_command() {
+    require!(support::HELM, support::OPENSSL);
     // The certificate made by `rollout-guard certs` for the chart's Service is the one the chart
     // mounts, and the caBundle it prints is the one the webhooks trust.
-    let dir = temp_dir("chart-secret");
+    let dir = TempDir::new("chart-secret");
     let out = bin()
         .args([
             "certs",
@@ -522,25 +531,32 @@ fn secret_mode_uses_certificates_from_the_certs_command() {
     assert!(err.contains("caBundle"), "{err}");
 }
 
+/// `--set SET` is refused by the values schema, naming `name`.
+fn values_schema_rejects(set: &str, name: &str) {
+    require!(support::HELM);
+    let err = try_render(&["--set", set]).expect_err(set);
+    assert!(err.contains("schema"), "--set {set}: {err}");
+    assert!(
+        err.contains(name),
+        "--set {set}: the error must name {name}:\n{err}"
+    );
+}
+
+cases! {
+    values_schema_rejects:
+    values_schema_rejects_a_replica_count_not_a_number => ("replicaCount=banana", "replicaCount"),
+    values_schema_rejects_an_unknown_tls_mode => ("tls.mode=selfsigned", "tls/mode"),
+    values_schema_rejects_an_unknown_failure_policy => ("webhook.failurePolicy=Maybe", "webhook/failurePolicy"),
+    values_schema_rejects_a_timeout_over_30_seconds => ("webhook.timeoutSeconds=60", "webhook/timeoutSeconds"),
+    values_schema_rejects_an_unknown_rule_setting => ("policy.rules.RG105=loud", "policy/rules/RG105"),
+    values_schema_rejects_an_unknown_rule => ("policy.rules.RG9=off", "RG9"),
+    values_schema_rejects_an_unknown_log_format => ("logFormat=xml", "logFormat"),
+    values_schema_rejects_an_unknown_value => ("replicas=3", "replicas"),
+}
+
 #[test]
-fn values_schema_rejects_bad_values_naming_them() {
-    for (set, name) in [
-        ("replicaCount=banana", "replicaCount"),
-        ("tls.mode=selfsigned", "tls/mode"),
-        ("webhook.failurePolicy=Maybe", "webhook/failurePolicy"),
-        ("webhook.timeoutSeconds=60", "webhook/timeoutSeconds"),
-        ("policy.rules.RG105=loud", "policy/rules/RG105"),
-        ("policy.rules.RG9=off", "RG9"),
-        ("logFormat=xml", "logFormat"),
-        ("replicas=3", "replicas"),
-    ] {
-        let err = try_render(&["--set", set]).expect_err(set);
-        assert!(err.contains("schema"), "--set {set}: {err}");
-        assert!(
-            err.contains(name),
-            "--set {set}: the error must name {name}:\n{err}"
-        );
-    }
+fn values_schema_runs_at_lint_time_too() {
+    require!(support::HELM);
     // The same check runs at install and lint time.
     let out = helm(&["lint", &chart(), "--set", "replicaCount=banana"]);
     assert!(!out.status.success());
@@ -549,6 +565,7 @@ fn values_schema_rejects_bad_values_naming_them() {
 
 #[test]
 fn rbac_is_read_only_on_exactly_the_watched_resources() {
+    require!(support::HELM);
     let docs = render(&[]);
     let role = one(&docs, "ClusterRole");
     assert_eq!(
@@ -584,6 +601,7 @@ fn rbac_is_read_only_on_exactly_the_watched_resources() {
 
 #[test]
 fn deployment_is_highly_available_and_locked_down() {
+    require!(support::HELM);
     let docs = render(&[]);
     let deploy = one(&docs, "Deployment");
     let pod = &deploy["spec"]["template"];
@@ -691,6 +709,7 @@ fn repo_yaml(rel: &str) -> Value {
 
 #[test]
 fn chart_policy_and_templates_are_the_ones_in_policies() {
+    require!(support::HELM);
     // One source of truth: the chart reaches policies/ through a symlink.
     let link = repo().join("charts/rollout-guard/files/policies");
     assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
@@ -742,8 +761,9 @@ fn chart_policy_and_templates_are_the_ones_in_policies() {
 
 #[test]
 fn packaged_chart_carries_the_policies() {
+    require!(support::HELM);
     // `helm package` follows the symlink: the packaged chart renders the same policy.
-    let dir = temp_dir("chart-package");
+    let dir = TempDir::new("chart-package");
     let out = helm(&["package", &chart(), "--destination", dir.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -758,7 +778,8 @@ fn packaged_chart_carries_the_policies() {
 
 #[test]
 fn values_override_the_policy() {
-    let dir = temp_dir("chart-policy");
+    require!(support::HELM);
+    let dir = TempDir::new("chart-policy");
     let values = write(
         &dir,
         "values.yaml",
@@ -838,6 +859,7 @@ spec:
 
 #[test]
 fn rendered_chart_and_policies_pass_the_linter() {
+    require!(support::HELM);
     let out = helm(&["template", RELEASE, &chart(), "--namespace", NAMESPACE]);
     assert!(out.status.success());
     for (name, input) in [("helm template", Some(out.stdout)), ("policies/", None)] {
@@ -867,6 +889,7 @@ fn rendered_chart_and_policies_pass_the_linter() {
 
 #[test]
 fn service_monitor_is_optional() {
+    require!(support::HELM);
     assert!(all(&render(&[]), "ServiceMonitor").is_empty());
     let docs = render(&[
         "--set",
@@ -894,6 +917,7 @@ fn service_monitor_is_optional() {
 
 #[test]
 fn generate_mode_keeps_the_existing_certificate_on_upgrade() {
+    require!(support::HELM);
     // First install: a new CA and certificate (no cluster to look in).
     let first = render(&[]);
     let mut secret = one(&first, "Secret").clone();
@@ -906,7 +930,7 @@ fn generate_mode_keeps_the_existing_certificate_on_upgrade() {
 
     // Upgrade against a cluster that holds that Secret: helm's lookup finds it and the chart
     // keeps it, so the caBundle still matches what the running pods serve and nothing rolls.
-    let dir = temp_dir("chart-upgrade");
+    let dir = TempDir::new("chart-upgrade");
     let api = fake_api::FakeApi::start(&dir, vec![secret.clone()]);
     let kubeconfig = api.kubeconfig.to_str().unwrap().to_string();
     let upgrade = |extra: &[&str]| {
@@ -953,7 +977,7 @@ fn generate_mode_keeps_the_existing_certificate_on_upgrade() {
 
     // A Secret without its key is not reused: a new, complete pair is made.
     secret["data"].as_object_mut().unwrap().remove("tls.key");
-    let dir = temp_dir("chart-upgrade-broken");
+    let dir = TempDir::new("chart-upgrade-broken");
     let api = fake_api::FakeApi::start(&dir, vec![secret.clone()]);
     let fourth = render(&[
         "--dry-run=server",
@@ -968,6 +992,7 @@ fn generate_mode_keeps_the_existing_certificate_on_upgrade() {
 
 #[test]
 fn uninstall_leaves_no_webhook_configuration_behind() {
+    require!(support::HELM);
     // helm uninstall deletes every release resource, but not hooks (which it does not track) nor
     // resources marked to be kept: the webhook configurations must be neither.
     for mode in ["generate", "certManager"] {
@@ -990,6 +1015,7 @@ fn uninstall_leaves_no_webhook_configuration_behind() {
 
 #[test]
 fn dockerfile_matches_the_chart() {
+    require!(support::HELM);
     let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
     let docs = render(&[]);
     let pod = &one(&docs, "Deployment")["spec"]["template"]["spec"];
@@ -1025,6 +1051,7 @@ fn readme_block(after: &str, lang: &str) -> String {
 
 #[test]
 fn readme_install_section_is_true() {
+    require!(support::HELM);
     // The install line renders.
     let install = readme_block("## Installing in a cluster", "sh");
     let line = install
@@ -1080,7 +1107,7 @@ fn readme_install_section_is_true() {
     assert_eq!(shown["spec"]["strategy"], mutated["spec"]["strategy"]);
 
     // The template the README applies has exactly the deny finding the README shows.
-    let dir = temp_dir("readme-deny");
+    let dir = TempDir::new("readme-deny");
     let apply = readme_block("An AnalysisTemplate whose metric has no", "sh");
     let manifest = apply
         .split("<<'YAML'\n")
@@ -1114,78 +1141,80 @@ fn readme_install_section_is_true() {
     );
 }
 
-#[test]
-fn rendered_objects_pass_the_kubernetes_api_schemas_strictly() {
-    // kubernetes-validate carries the API's own schemas; --strict rejects unknown fields, as
-    // kubectl's default server-side field validation does. The oldest Kubernetes the chart
-    // supports (Chart.yaml kubeVersion) and the one the crate's API types target.
-    let validate = tool(
-        "KUBERNETES_VALIDATE",
-        "kubernetes-validate",
-        ".ci/install-kubernetes-validate",
+/// The chart rendered with `extra` values (`name`) passes kubernetes-validate --strict.
+///
+/// kubernetes-validate carries the API's own schemas; --strict rejects unknown fields, as
+/// kubectl's default server-side field validation does. The oldest Kubernetes the chart
+/// supports (Chart.yaml kubeVersion) and the one the crate's API types target.
+fn rendered_objects_pass_the_kubernetes_api_schemas_strictly(name: &str, extra: &[&str]) {
+    let (_, validate) = require!(support::HELM, support::KUBERNETES_VALIDATE);
+    let dir = TempDir::new("chart-kube-schemas");
+    let out = helm(
+        &[
+            &["template", RELEASE, &chart(), "--namespace", NAMESPACE],
+            extra,
+        ]
+        .concat(),
     );
-    let dir = temp_dir("chart-kube-schemas");
-    for (name, extra) in [
-        (
-            "generate",
-            vec!["--set", "metrics.serviceMonitor.enabled=true"],
-        ),
-        ("cert-manager", vec!["--set", "tls.mode=certManager"]),
-        (
-            "secret",
-            vec![
-                "--set",
-                "tls.mode=secret",
-                "--set",
-                "tls.secretName=mine",
-                "--set",
-                "tls.caBundle=Q0E=",
-                "--set",
-                "cluster.enabled=false",
-                "--set",
-                "webhook.objectSelector.matchLabels.team=a",
-            ],
-        ),
-    ] {
-        let out = helm(
-            &[
-                &["template", RELEASE, &chart(), "--namespace", NAMESPACE],
-                extra.as_slice(),
-            ]
-            .concat(),
+    assert!(out.status.success());
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, &out.stdout).unwrap();
+    for version in ["1.25.0", "1.34.0"] {
+        let out = Command::new(&validate)
+            .args(["--strict", "-k", version])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && !report.contains("did not validate"),
+            "{name} against Kubernetes {version}:\n{report}{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success());
-        let file = dir.join(format!("{name}.yaml"));
-        std::fs::write(&file, &out.stdout).unwrap();
-        for version in ["1.25.0", "1.34.0"] {
-            let out = Command::new(&validate)
-                .args(["--strict", "-k", version])
-                .arg(&file)
-                .output()
-                .unwrap();
-            let report = String::from_utf8_lossy(&out.stdout);
+        for kind in [
+            "deployment",
+            "mutatingwebhookconfiguration",
+            "validatingwebhookconfiguration",
+            "service",
+        ] {
             assert!(
-                out.status.success() && !report.contains("did not validate"),
-                "{name} against Kubernetes {version}:\n{report}{}",
-                String::from_utf8_lossy(&out.stderr)
+                report.contains(&format!("passed for resource {kind}/")),
+                "{name}: {kind} was not checked:\n{report}"
             );
-            for kind in [
-                "deployment",
-                "mutatingwebhookconfiguration",
-                "validatingwebhookconfiguration",
-                "service",
-            ] {
-                assert!(
-                    report.contains(&format!("passed for resource {kind}/")),
-                    "{name}: {kind} was not checked:\n{report}"
-                );
-            }
         }
     }
 }
 
+cases! {
+    rendered_objects_pass_the_kubernetes_api_schemas_strictly:
+    generate_mode_objects_pass_the_kubernetes_api_schemas_strictly => (
+        "generate",
+        &["--set", "metrics.serviceMonitor.enabled=true"],
+    ),
+    cert_manager_mode_objects_pass_the_kubernetes_api_schemas_strictly => (
+        "cert-manager",
+        &["--set", "tls.mode=certManager"],
+    ),
+    secret_mode_objects_pass_the_kubernetes_api_schemas_strictly => (
+        "secret",
+        &[
+            "--set",
+            "tls.mode=secret",
+            "--set",
+            "tls.secretName=mine",
+            "--set",
+            "tls.caBundle=Q0E=",
+            "--set",
+            "cluster.enabled=false",
+            "--set",
+            "webhook.objectSelector.matchLabels.team=a",
+        ],
+    ),
+}
+
 #[test]
 fn cluster_analysis_templates_pass_the_argo_crd_schema() {
+    require!(support::HELM, support::SHARED);
     let schema = strict_crd_schema("cluster-analysis-template-crd.yaml");
     let validator = jsonschema::validator_for(&schema).unwrap();
     let docs = render(&[]);

@@ -13,16 +13,17 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{b64, bin, free_port, helm_path, parse_yaml_stream, repo, temp_dir};
+use support::serve::Serve;
+use support::{b64, bin, free_port, parse_yaml_stream, repo, TempDir};
 
 const NAMESPACE: &str = "guard-system";
 
 fn helm_template(args: &[&str]) -> Vec<Value> {
     let chart = repo().join("charts/rollout-guard");
-    let out = Command::new(helm_path())
+    let out = Command::new(support::HELM.path())
         .args(["template", "rg"])
         .arg(&chart)
         .args(["--namespace", NAMESPACE])
@@ -41,16 +42,6 @@ fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
     assert_eq!(found.len(), 1, "{kind}");
     found[0]
-}
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Status code and body of an HTTP/1.1 response read to the end.
@@ -174,9 +165,10 @@ fn manifest(text: &str) -> Value {
 
 #[test]
 fn serve_runs_with_the_charts_configuration() {
+    require!(support::HELM);
     // The cluster watch needs an API server; everything else is the chart's default.
     let docs = helm_template(&["--set", "cluster.enabled=false"]);
-    let dir = temp_dir("chart-serve");
+    let dir = TempDir::new("chart-serve");
     let deploy = one(&docs, "Deployment");
     let container = &deploy["spec"]["template"]["spec"]["containers"][0];
 
@@ -254,16 +246,9 @@ fn serve_runs_with_the_charts_configuration() {
             && args.iter().any(|a| a.contains(&local_metrics.to_string())),
         "the chart passes both listen addresses: {args:?}"
     );
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let _server = Server(
-        bin()
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = bin();
+    cmd.args(&args);
+    let server = Serve::spawn(cmd);
 
     // Ready where the readiness probe looks, live where the liveness probe looks.
     let metrics_addr: SocketAddr = format!("127.0.0.1:{local_metrics}").parse().unwrap();
@@ -281,7 +266,7 @@ fn serve_runs_with_the_charts_configuration() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "not ready on {readiness} after 20 s:\n{}",
-            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+            server.output()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -361,6 +346,7 @@ spec:
 
 #[test]
 fn serve_accepts_every_flag_the_chart_passes() {
+    require!(support::HELM);
     // Default values (--cluster on) and every optional flag the chart can add.
     let docs = helm_template(&["--set", "extraArgs[0]=--shutdown-timeout=20s"]);
     let container = &one(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];

@@ -4,6 +4,7 @@
 //! environment.
 
 mod kube_mock;
+mod support;
 
 use kube_mock::KubeMock;
 use rollout_guard::cluster::ClusterLookup;
@@ -12,10 +13,9 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn kubeconfig_is_used_and_its_absence_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("rg-cluster-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::TempDir::new("cluster-config");
     // Neither a kubeconfig nor a pod's service account.
-    std::env::set_var("HOME", &dir);
+    std::env::set_var("HOME", dir.path());
     std::env::set_var("KUBECONFIG", dir.join("missing-kubeconfig"));
     std::env::remove_var("KUBERNETES_SERVICE_HOST");
     std::env::remove_var("KUBERNETES_SERVICE_PORT");
@@ -59,5 +59,4 @@ async fn kubeconfig_is_used_and_its_absence_is_a_clear_error() {
         .snapshot()
         .template(false, "shop", "latency", "")
         .is_some());
-    let _ = std::fs::remove_dir_all(&dir);
 }

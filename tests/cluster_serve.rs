@@ -4,31 +4,16 @@
 //! away, and a clear error when there is no configuration at all.
 
 mod kube_mock;
+mod support;
 
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use kube_mock::KubeMock;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::serve::{connect, tls_file_args, Pki, Serve};
+use support::{bin, TempDir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rg-cluster-serve-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A kubeconfig naming `server`.
 fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
@@ -43,75 +28,34 @@ fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
     path
 }
 
-/// A running `serve --cluster`; killed on drop.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    metrics_addr: SocketAddr,
+/// `serve --cluster` (a certificate for localhost in `dir`, `kubeconfig`, `HOME` in `dir`),
+/// and a client trusting its CA.
+struct Cluster {
+    serve: Serve,
     tls: Arc<rustls::ClientConfig>,
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    fn start(dir: &Path, kubeconfig: &Path) -> Serve {
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-        let pki = rollout_guard::certs::generate(&names, 1).unwrap();
-        std::fs::write(dir.join("tls.crt"), &pki.cert_pem).unwrap();
-        std::fs::write(dir.join("tls.key"), &pki.key_pem).unwrap();
-        let mut child = bin()
-            .args(["serve", "--cluster", "--addr", "127.0.0.1:0"])
-            .args(["--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
-            .arg("--tls-cert")
-            .arg(dir.join("tls.crt"))
-            .arg("--tls-key")
-            .arg(dir.join("tls.key"))
-            .env("KUBECONFIG", kubeconfig)
-            .env("HOME", dir)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if line.contains("listening") {
-                    let _ = tx.send(line);
-                }
-            }
+impl Cluster {
+    fn start(dir: &Path, kubeconfig: &Path) -> Cluster {
+        let pki = Pki::new();
+        pki.write(dir);
+        let mut args = vec!["--cluster".to_string()];
+        args.extend(tls_file_args(dir));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let serve = Serve::start_with(&args, |cmd| {
+            cmd.env("KUBECONFIG", kubeconfig)
+                .env("HOME", dir)
+                .env_remove("KUBERNETES_SERVICE_HOST");
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve --cluster starts listening");
-        let v: Value = serde_json::from_str(&line).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(pki.ca_cert_pem.as_bytes()) {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Serve {
-            child,
-            addr: v["addr"].as_str().unwrap().parse().unwrap(),
-            metrics_addr: v["metrics_addr"].as_str().unwrap().parse().unwrap(),
-            tls: Arc::new(tls),
+        Cluster {
+            serve,
+            tls: pki.client(),
         }
     }
 
     /// GET on the plain metrics port: (status, body).
     async fn get(&self, path: &str) -> (u16, String) {
-        let mut s = tokio::net::TcpStream::connect(self.metrics_addr)
+        let mut s = tokio::net::TcpStream::connect(self.serve.metrics_addr)
             .await
             .unwrap();
         s.write_all(
@@ -137,28 +81,12 @@ impl Serve {
 
     /// POSTs an AdmissionReview of `object` to /validate over TLS; the response part.
     async fn validate(&self, object: Value) -> Value {
-        use http_body_util::BodyExt;
         let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "request": {"uid": "u-1", "operation": "CREATE", "namespace": "shop",
                         "kind": {"group": "", "version": "v1", "kind": object["kind"]},
                         "object": object}});
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let request = hyper::Request::post("/validate")
-            .header("host", "localhost")
-            .header("content-type", "application/json")
-            .body(http_body_util::Full::new(Bytes::from(review.to_string())))
-            .unwrap();
-        let response = send.send_request(request).await.unwrap();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let v: Value = serde_json::from_slice(&body).unwrap();
+        let mut conn = connect(self.serve.addr, self.tls.clone()).await.unwrap();
+        let v = conn.post("/validate", review.to_string()).await.json();
         v["response"].clone()
     }
 }
@@ -198,7 +126,7 @@ fn texts(response: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_cluster_reviews_against_what_the_cluster_holds() {
-    let dir = scratch("ok");
+    let dir = TempDir::new("cluster-serve-ok");
     let mock = KubeMock::default();
     mock.apply(json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "ClusterAnalysisTemplate",
@@ -217,7 +145,7 @@ async fn serve_cluster_reviews_against_what_the_cluster_holds() {
     // Unreachable at first: the webhook must not report ready on an empty catalog.
     mock.go_away();
     let addr = mock.serve_http().await;
-    let server = Serve::start(&dir, &kubeconfig(&dir, &format!("http://{addr}")));
+    let server = Cluster::start(&dir, &kubeconfig(&dir, &format!("http://{addr}")));
     assert_eq!(server.get("/readyz").await.0, 503);
     mock.come_back();
     eventually("/readyz 200", Duration::from_secs(60), async || {
@@ -266,12 +194,11 @@ async fn serve_cluster_reviews_against_what_the_cluster_holds() {
     assert_eq!(server.get("/readyz").await.0, 200);
     let still = server.validate(rollout_without(true)).await;
     assert!(texts(&still).contains("RG111"), "{still}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn serve_cluster_without_any_configuration_says_so() {
-    let dir = scratch("none");
+    let dir = TempDir::new("cluster-serve-none");
     let out = bin()
         .args([
             "serve",
@@ -282,7 +209,7 @@ fn serve_cluster_without_any_configuration_says_so() {
             "127.0.0.1:0",
         ])
         .env("KUBECONFIG", dir.join("missing"))
-        .env("HOME", &dir)
+        .env("HOME", dir.path())
         .env_remove("KUBERNETES_SERVICE_HOST")
         .output()
         .unwrap();
@@ -292,5 +219,4 @@ fn serve_cluster_without_any_configuration_says_so() {
         stderr.contains("rollout-guard: error: no Kubernetes configuration found"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

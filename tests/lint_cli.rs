@@ -4,16 +4,12 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use support::{bin, TempDir};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
-}
-
+/// `rel` in the shared corpus (for tests that `require!(support::SHARED)`).
 fn shared(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel);
+    let p = support::shared().join(rel);
     assert!(
         p.exists(),
         "the shared corpus must be beside the checkout: {} is missing",
@@ -44,15 +40,9 @@ fn findings<'a>(doc: &'a Value, rule: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rg-lint-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn corpus_every_prometheus_template_without_failure_limit_gets_rg101() {
+    require!(support::SHARED);
     let corpus = shared("corpus");
     let (doc, out) = lint_json(&[corpus.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "the corpus holds deny findings");
@@ -110,6 +100,7 @@ fn corpus_every_prometheus_template_without_failure_limit_gets_rg101() {
 
 #[test]
 fn corpus_invalid_yaml_is_rg001_and_the_run_goes_on() {
+    require!(support::SHARED);
     let corpus = shared("corpus");
     let (doc, _) = lint_json(&[corpus.to_str().unwrap()]);
     let rg001 = findings(&doc, "RG001");
@@ -134,6 +125,7 @@ fn corpus_invalid_yaml_is_rg001_and_the_run_goes_on() {
 
 #[test]
 fn corpus_walkthrough_demo_has_no_deny_finding() {
+    require!(support::SHARED);
     let dir = shared("corpus/k3s-argo-rollouts/prometheus-rollouts-demo");
     let (doc, out) = lint_json(&[dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{doc}");
@@ -143,6 +135,7 @@ fn corpus_walkthrough_demo_has_no_deny_finding() {
 
 #[test]
 fn corpus_templated_limits_are_not_reported() {
+    require!(support::SHARED);
     let dir = shared("corpus/argo-rollouts/test/e2e/functional");
     let (doc, _) = lint_json(&[dir.to_str().unwrap()]);
     let mut templated = Vec::new();
@@ -267,7 +260,7 @@ fn human_format_points_at_the_line() {
 
 #[test]
 fn exit_codes() {
-    let dir = temp_dir("exit");
+    let dir = TempDir::new("lint-exit");
     let warn_only = dir.join("warn.yaml");
     std::fs::write(
         &warn_only,
@@ -307,7 +300,7 @@ fn stdin_is_read_with_dash() {
 
 #[test]
 fn unrendered_helm_template_gets_a_hint() {
-    let dir = temp_dir("helm");
+    let dir = TempDir::new("lint-helm");
     let f = dir.join("rollout.yaml");
     std::fs::write(&f, "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: {{ .Values.name }}\n  labels:\n    {{- include \"labels\" . | nindent 4 }}\n").unwrap();
     let (doc, _) = lint_json(&[f.to_str().unwrap()]);
@@ -320,7 +313,7 @@ fn unrendered_helm_template_gets_a_hint() {
 
 #[test]
 fn policy_file_errors_name_the_field() {
-    let dir = temp_dir("policy");
+    let dir = TempDir::new("lint-policy");
     let p = dir.join("policy.yaml");
     std::fs::write(&p, "apiVersion: rollout-guard.io/v1alpha1\nkind: RolloutPolicy\nspec:\n  rules:\n    RG101: sometimes\n").unwrap();
     let out = bin()
@@ -347,7 +340,7 @@ fn policy_file_errors_name_the_field() {
 
 /// Bad input: each case is a clear RG001 finding or error naming the file, never a panic.
 fn bad_input(name: &str, bytes: &[u8]) -> (Value, Output, String) {
-    let dir = temp_dir(name);
+    let dir = TempDir::new(&format!("lint-{name}"));
     let f = dir.join(format!("{name}.yaml"));
     std::fs::write(&f, bytes).unwrap();
     let path = f.display().to_string();
@@ -438,7 +431,7 @@ fn bad_input_deep_nesting() {
 
 #[test]
 fn bad_input_unreadable_file_in_a_directory() {
-    let dir = temp_dir("unreadable");
+    let dir = TempDir::new("lint-unreadable");
     std::fs::copy(
         "examples/rollout-without-analysis.yaml",
         dir.join("good.yaml"),
@@ -571,7 +564,7 @@ fn list_items_are_linted_as_objects_of_their_own() {
         ("RG103", 34, 7, "mine", "/spec/metrics/0"),
     ]
     .map(|(r, l, c, o, p)| (r.to_string(), l, c, o.to_string(), p.to_string()));
-    let dir = temp_dir("list");
+    let dir = TempDir::new("lint-list");
     let f = dir.join("list.yaml");
     std::fs::write(&f, LIST).unwrap();
     let name = f.to_str().unwrap();
@@ -670,6 +663,7 @@ fn as_item(text: &str) -> String {
 
 #[test]
 fn corpus_objects_in_a_list_get_the_findings_they_get_alone() {
+    require!(support::SHARED);
     let files = [
         "corpus/rollouts-demo/examples/istio/rollout.yaml",
         "corpus/rollouts-demo/examples/istio/analysis.yaml",
@@ -681,7 +675,7 @@ fn corpus_objects_in_a_list_get_the_findings_they_get_alone() {
         .map(|f| std::fs::read_to_string(shared(f)).unwrap())
         .collect();
     // The same objects as separate documents of one stream, and as the items of one List.
-    let dir = temp_dir("corpus-list");
+    let dir = TempDir::new("lint-corpus-list");
     let stream = dir.join("stream.yaml");
     std::fs::write(&stream, texts.join("---\n")).unwrap();
     let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");

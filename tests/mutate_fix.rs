@@ -16,10 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
-}
+use support::{bin, TempDir};
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
@@ -34,13 +31,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/fix")
         .join(name)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rg-fix-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn stderr(out: &Output) -> String {
@@ -244,18 +234,24 @@ fn every_rollout_shape_gets_its_expected_patch() {
     assert_eq!(got["workload-ref"]["namespace"], "shop");
 }
 
-#[test]
-fn mutate_prints_every_document_keeping_the_text() {
-    for name in ["shapes", "stream", "odd", "list"] {
-        let out = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let want = fs::read(fixture(&format!("{name}.fixed.yaml"))).unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&want),
-            "{name}"
-        );
-    }
+/// `mutate FIXTURE` prints `FIXTURE.fixed.yaml` exactly.
+fn mutate_prints_every_document_keeping_the_text(name: &str) {
+    let out = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let want = fs::read(fixture(&format!("{name}.fixed.yaml"))).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&want),
+        "{name}"
+    );
+}
+
+cases! {
+    mutate_prints_every_document_keeping_the_text:
+    mutate_prints_every_document_keeping_the_text_shapes => ("shapes"),
+    mutate_prints_every_document_keeping_the_text_stream => ("stream"),
+    mutate_prints_every_document_keeping_the_text_odd => ("odd"),
+    mutate_prints_every_document_keeping_the_text_list => ("list"),
 }
 
 /// Each object of `after` is its counterpart in `before` with the `mutate --patch` line of the
@@ -283,17 +279,22 @@ fn assert_each_is_its_patch_applied(
     }
 }
 
-#[test]
-fn mutate_output_equals_the_patch_applied_to_the_input() {
-    for name in ["shapes", "stream", "odd"] {
-        let input = fs::read_to_string(fixture(&format!("{name}.yaml"))).unwrap();
-        let mutated = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
-        let by_name = patches(&fixture(&format!("{name}.yaml")));
-        let before = documents(&input);
-        let after = documents(&String::from_utf8(mutated.stdout).unwrap());
-        assert_eq!(before.len(), after.len());
-        assert_each_is_its_patch_applied(&before, &after, &by_name);
-    }
+/// `mutate FIXTURE` is `FIXTURE` with its `mutate --patch` lines applied.
+fn mutate_output_equals_the_patch_applied_to_the_input(name: &str) {
+    let input = fs::read_to_string(fixture(&format!("{name}.yaml"))).unwrap();
+    let mutated = run(&["mutate", fixture(&format!("{name}.yaml")).to_str().unwrap()]);
+    let by_name = patches(&fixture(&format!("{name}.yaml")));
+    let before = documents(&input);
+    let after = documents(&String::from_utf8(mutated.stdout).unwrap());
+    assert_eq!(before.len(), after.len());
+    assert_each_is_its_patch_applied(&before, &after, &by_name);
+}
+
+cases! {
+    mutate_output_equals_the_patch_applied_to_the_input:
+    mutate_output_equals_the_patch_applied_to_the_input_shapes => ("shapes"),
+    mutate_output_equals_the_patch_applied_to_the_input_stream => ("stream"),
+    mutate_output_equals_the_patch_applied_to_the_input_odd => ("odd"),
 }
 
 #[test]
@@ -348,7 +349,7 @@ fn mutate_reads_stdin() {
 
 #[test]
 fn mutate_refuses_invalid_yaml_with_its_line() {
-    let dir = temp_dir("mutate-bad");
+    let dir = TempDir::new("fix-mutate-bad");
     let f = dir.join("bad.yaml");
     fs::write(&f, "kind: Rollout\nspec: [\n").unwrap();
     let out = run(&["mutate", f.to_str().unwrap()]);
@@ -372,43 +373,50 @@ fn rules_found(path: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone() {
-    let dir = temp_dir("fix");
-    for name in ["shapes", "stream", "odd", "list"] {
-        let f = dir.join(format!("{name}.yaml"));
-        fs::copy(fixture(&format!("{name}.yaml")), &f).unwrap();
-        assert!(rules_found(&f).iter().any(|r| r == "RG201" || r == "RG202"));
-        let out = run(&["lint", "--fix", f.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains("1 file fixed, 0 refused"),
-            "{}",
-            stderr(&out)
-        );
-        assert_eq!(
-            fs::read(&f).unwrap(),
-            fs::read(fixture(&format!("{name}.fixed.yaml"))).unwrap(),
-            "{name}"
-        );
-        let found = rules_found(&f);
-        assert!(
-            !found.iter().any(|r| r == "RG201" || r == "RG202"),
-            "{found:?}"
-        );
-        // Fixed once, nothing more to do: the file is not written again.
-        let before = mtime(&f);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let out = run(&["lint", "--fix", f.to_str().unwrap()]);
-        assert!(stderr(&out).contains("0 files fixed, 0 refused, 1 unchanged"));
-        assert_eq!(mtime(&f), before);
-    }
+/// `lint --fix` on a copy of FIXTURE writes `FIXTURE.fixed.yaml`, and a second run leaves the
+/// file alone.
+fn fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone(name: &str) {
+    let dir = TempDir::new("fix-fix");
+    let f = dir.join(format!("{name}.yaml"));
+    fs::copy(fixture(&format!("{name}.yaml")), &f).unwrap();
+    assert!(rules_found(&f).iter().any(|r| r == "RG201" || r == "RG202"));
+    let out = run(&["lint", "--fix", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 file fixed, 0 refused"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read(&f).unwrap(),
+        fs::read(fixture(&format!("{name}.fixed.yaml"))).unwrap(),
+        "{name}"
+    );
+    let found = rules_found(&f);
+    assert!(
+        !found.iter().any(|r| r == "RG201" || r == "RG202"),
+        "{found:?}"
+    );
+    // Fixed once, nothing more to do: the file is not written again.
+    let before = mtime(&f);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = run(&["lint", "--fix", f.to_str().unwrap()]);
+    assert!(stderr(&out).contains("0 files fixed, 0 refused, 1 unchanged"));
+    assert_eq!(mtime(&f), before);
+}
+
+cases! {
+    fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone:
+    fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone_shapes => ("shapes"),
+    fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone_stream => ("stream"),
+    fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone_odd => ("odd"),
+    fix_writes_exactly_the_mutations_and_then_leaves_the_file_alone_list => ("list"),
 }
 
 #[test]
 fn fix_keeps_permissions_and_leaves_clean_files_untouched() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("perm");
+    let dir = TempDir::new("fix-perm");
     let dirty = dir.join("dirty.yaml");
     let clean = dir.join("clean.yaml");
     fs::copy(fixture("stream.yaml"), &dirty).unwrap();
@@ -429,7 +437,9 @@ fn fix_keeps_permissions_and_leaves_clean_files_untouched() {
 
 #[test]
 fn diff_prints_a_unified_diff_and_writes_nothing() {
-    let dir = temp_dir("diff");
+    // patch(1) checks the diff applies.
+    let patch = require!(support::PATCH);
+    let dir = TempDir::new("fix-diff");
     let f = dir.join("stream.yaml");
     fs::copy(fixture("stream.yaml"), &f).unwrap();
     let before = mtime(&f);
@@ -449,25 +459,23 @@ fn diff_prints_a_unified_diff_and_writes_nothing() {
     );
     assert_eq!(mtime(&f), before);
     // The diff applies with patch(1) and gives what --fix writes.
-    if Command::new("patch").arg("--version").output().is_ok() {
-        let mut child = Command::new("patch")
-            .args(["-s", "-p0", "-d", "/"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let absolute = diff.replace(&format!(" {name}\n"), &format!(" {}\n", &name[1..]));
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(absolute.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
-        assert_eq!(
-            fs::read(&f).unwrap(),
-            fs::read(fixture("stream.fixed.yaml")).unwrap()
-        );
-    }
+    let mut child = Command::new(patch)
+        .args(["-s", "-p0", "-d", "/"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let absolute = diff.replace(&format!(" {name}\n"), &format!(" {}\n", &name[1..]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(absolute.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        fs::read(&f).unwrap(),
+        fs::read(fixture("stream.fixed.yaml")).unwrap()
+    );
     let out = run(&["lint", "--diff", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
@@ -494,7 +502,7 @@ fn assert_refused(path: &Path, want_in_message: &str) -> String {
 
 #[test]
 fn fix_refuses_invalid_yaml() {
-    let dir = temp_dir("invalid");
+    let dir = TempDir::new("fix-invalid");
     let f = dir.join("bad.yaml");
     let text = fs::read_to_string(fixture("stream.yaml")).unwrap() + "---\nkind: [\n";
     fs::write(&f, text).unwrap();
@@ -505,7 +513,7 @@ fn fix_refuses_invalid_yaml() {
 #[test]
 fn fix_refuses_a_read_only_file() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("readonly");
+    let dir = TempDir::new("fix-readonly");
     let f = dir.join("ro.yaml");
     fs::copy(fixture("stream.yaml"), &f).unwrap();
     fs::set_permissions(&f, fs::Permissions::from_mode(0o444)).unwrap();
@@ -515,7 +523,7 @@ fn fix_refuses_a_read_only_file() {
 
 #[test]
 fn fix_refuses_a_symlink_and_keeps_the_link() {
-    let dir = temp_dir("symlink");
+    let dir = TempDir::new("fix-symlink");
     let target = dir.join("target.yaml");
     let link = dir.join("link.yaml");
     fs::copy(fixture("stream.yaml"), &target).unwrap();
@@ -533,7 +541,7 @@ fn fix_refuses_a_symlink_and_keeps_the_link() {
 
 #[test]
 fn fix_refuses_anchors_on_the_edited_path() {
-    let dir = temp_dir("anchor");
+    let dir = TempDir::new("fix-anchor");
     let f = dir.join("anchor.yaml");
     fs::write(
         &f,
@@ -555,7 +563,7 @@ fn fix_refuses_anchors_on_the_edited_path() {
 
 #[test]
 fn fix_does_not_overwrite_a_file_that_changed_since_it_was_read() {
-    let dir = temp_dir("changed");
+    let dir = TempDir::new("fix-changed");
     let f = dir.join("changing.yaml");
     let original = fs::read(fixture("stream.yaml")).unwrap();
     fs::write(&f, &original).unwrap();
@@ -774,29 +782,27 @@ fn property_patch_equals_mutate_nothing_overwritten_and_idempotent() {
     assert!(mutated_count > 200, "{mutated_count}");
 }
 
-#[test]
-fn fix_keeps_crlf_line_ends_and_a_byte_order_mark() {
-    let dir = temp_dir("crlf");
+/// `lint --fix` of the stream fixture converted by `convert` gives the fixed one converted.
+fn fix_keeps_line_ends_and_a_byte_order_mark(name: &str, convert: fn(&str) -> String) {
+    let dir = TempDir::new("fix-crlf");
     let input = fs::read_to_string(fixture("stream.yaml")).unwrap();
     let want = fs::read_to_string(fixture("stream.fixed.yaml")).unwrap();
-    for (name, convert) in [
-        (
-            "crlf.yaml",
-            (|s: &str| s.replace('\n', "\r\n")) as fn(&str) -> String,
-        ),
-        ("bom.yaml", |s: &str| format!("\u{feff}{s}")),
-    ] {
-        let f = dir.join(name);
-        fs::write(&f, convert(&input)).unwrap();
-        let out = run(&["lint", "--fix", f.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
-        assert_eq!(fs::read_to_string(&f).unwrap(), convert(&want), "{name}");
-    }
+    let f = dir.join(name);
+    fs::write(&f, convert(&input)).unwrap();
+    let out = run(&["lint", "--fix", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+    assert_eq!(fs::read_to_string(&f).unwrap(), convert(&want), "{name}");
+}
+
+cases! {
+    fix_keeps_line_ends_and_a_byte_order_mark:
+    fix_keeps_crlf_line_ends => ("crlf.yaml", |s: &str| s.replace('\n', "\r\n")),
+    fix_keeps_a_byte_order_mark => ("bom.yaml", |s: &str| format!("\u{feff}{s}")),
 }
 
 #[test]
 fn fix_edits_json_files_as_json() {
-    let dir = temp_dir("json");
+    let dir = TempDir::new("fix-json");
     let f = dir.join("rollout.json");
     let rollout = json!({
         "apiVersion": "argoproj.io/v1alpha1",
@@ -858,17 +864,14 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
 
 #[test]
 fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
+    require!(support::SHARED);
     let policy = Policy::embedded();
     let lookup = Lookup::default();
     let ctx = Context {
         policy: &policy,
         lookup: &lookup,
     };
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    assert!(
-        corpus.is_dir(),
-        "the shared corpus must be beside the checkout"
-    );
+    let corpus = support::shared().join("corpus");
     let mut stack = vec![corpus];
     let mut fixed = 0;
     while let Some(p) = stack.pop() {
@@ -908,7 +911,7 @@ fn every_corpus_manifest_is_fixed_in_place_and_stays_fixed() {
 
 #[test]
 fn a_file_named_twice_is_fixed_once() {
-    let dir = temp_dir("twice");
+    let dir = TempDir::new("fix-twice");
     let f = dir.join("stream.yaml");
     fs::copy(fixture("stream.yaml"), &f).unwrap();
     let out = run(&["lint", "--fix", dir.to_str().unwrap(), f.to_str().unwrap()]);

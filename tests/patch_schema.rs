@@ -14,7 +14,7 @@ use rollout_guard::mutation;
 use rollout_guard::policy::Policy;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use support::{repo, reviewed_objects, strict_crd_schema};
+use support::{reviewed_objects, strict_crd_schema};
 
 /// One Rollout of each shape the mutation plans differently.
 fn shapes() -> Vec<(String, Object)> {
@@ -91,6 +91,7 @@ fn errors(validator: &jsonschema::Validator, value: &Value) -> BTreeSet<String> 
 
 #[test]
 fn patched_rollouts_pass_the_rollout_crd_schema() {
+    require!(support::SHARED);
     let validator = jsonschema::validator_for(&strict_crd_schema("rollout-crd.yaml")).unwrap();
     let policy = Policy::embedded();
     let lookup = rollout_guard::lookup::shipped::lookup();
@@ -99,9 +100,9 @@ fn patched_rollouts_pass_the_rollout_crd_schema() {
         lookup: &lookup,
     };
     let mut rollouts = shapes();
-    for dir in ["../shared/corpus", "../shared/fixtures/admission-reviews"] {
+    for dir in ["corpus", "fixtures/admission-reviews"] {
         rollouts.extend(
-            reviewed_objects(&repo().join(dir))
+            reviewed_objects(&support::shared().join(dir))
                 .into_iter()
                 .filter(|(_, o)| o.kind == Kind::Rollout),
         );
@@ -141,22 +142,24 @@ fn patched_rollouts_pass_the_rollout_crd_schema() {
     );
 }
 
-/// The check sees what the apiserver would drop or refuse.
-#[test]
-fn the_strict_schema_catches_a_misspelt_or_mistyped_injection() {
+/// The check sees what the apiserver would drop or refuse: `bad` added to a valid Rollout's
+/// steps fails the strict schema.
+fn the_strict_schema_catches(bad: Value) {
+    require!(support::SHARED);
     let validator = jsonschema::validator_for(&strict_crd_schema("rollout-crd.yaml")).unwrap();
     let (_, obj) = shapes().remove(4);
     assert!(errors(&validator, &obj.value).is_empty());
-    for bad in [
-        json!({"setweight": 10}),
-        json!({"setWeight": "10"}),
-        json!({"pause": {"duration": true}}),
-    ] {
-        let mut v = obj.value.clone();
-        v["spec"]["strategy"]["canary"]["steps"]
-            .as_array_mut()
-            .unwrap()
-            .push(bad.clone());
-        assert!(!errors(&validator, &v).is_empty(), "{bad} passed");
-    }
+    let mut v = obj.value.clone();
+    v["spec"]["strategy"]["canary"]["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(bad.clone());
+    assert!(!errors(&validator, &v).is_empty(), "{bad} passed");
+}
+
+cases! {
+    the_strict_schema_catches:
+    the_strict_schema_catches_a_misspelt_injection => (json!({"setweight": 10})),
+    the_strict_schema_catches_a_mistyped_weight => (json!({"setWeight": "10"})),
+    the_strict_schema_catches_a_mistyped_pause => (json!({"pause": {"duration": true}})),
 }

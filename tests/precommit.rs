@@ -13,7 +13,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{cached_tool, temp_dir};
+use support::TempDir;
 
 const GOOD: &str = "\
 apiVersion: argoproj.io/v1alpha1
@@ -61,11 +61,7 @@ fn target_dir() -> PathBuf {
 
 /// `pre-commit ARGS` in `repo`, with the build shared and pre-commit's cache in `home`.
 fn pre_commit(repo: &Path, home: &Path, args: &[&str]) -> (Output, String) {
-    let exe = cached_tool(
-        "ROLLOUT_GUARD_PRE_COMMIT",
-        "pre-commit/bin/pre-commit",
-        "pre-commit",
-    );
+    let exe = support::PRE_COMMIT.path();
     let out = Command::new(exe)
         .current_dir(repo)
         .args(args)
@@ -95,15 +91,17 @@ fn git(repo: &Path, args: &[&str]) {
 
 #[test]
 fn lint_hook_fails_the_bad_manifest_and_passes_the_good_one() {
-    let repo = temp_dir("precommit-repo");
-    let home = temp_dir("precommit-home");
+    require!(support::PRE_COMMIT);
+    let repo = TempDir::new("precommit-repo");
+    let home = TempDir::new("precommit-home");
     git(&repo, &["init", "-q"]);
     std::fs::create_dir_all(repo.join("k8s")).unwrap();
     std::fs::write(repo.join("k8s/good.yaml"), GOOD).unwrap();
     std::fs::write(repo.join("k8s/bad.yaml"), bad()).unwrap();
     std::fs::write(repo.join("README.md"), "not a manifest\n").unwrap();
     // A manifest outside the repository, named by its absolute path.
-    let outside = temp_dir("precommit-outside").join("bad.json");
+    let outside_dir = TempDir::new("precommit-outside");
+    let outside = outside_dir.join("bad.json");
     std::fs::write(&outside, BAD_JSON).unwrap();
     let checkout = support::repo().to_str().unwrap();
     let outside = outside.to_str().unwrap();
@@ -164,8 +162,9 @@ fn lint_hook_fails_the_bad_manifest_and_passes_the_good_one() {
 
 #[test]
 fn fix_hook_writes_the_defaults_into_the_manifest() {
-    let repo = temp_dir("precommit-fix-repo");
-    let home = temp_dir("precommit-fix-home");
+    require!(support::PRE_COMMIT);
+    let repo = TempDir::new("precommit-fix-repo");
+    let home = TempDir::new("precommit-fix-home");
     git(&repo, &["init", "-q"]);
     let rollout =
         std::fs::read_to_string(support::repo().join("examples/rollout-without-analysis.yaml"))
@@ -208,7 +207,7 @@ fn fix_hook_writes_the_defaults_into_the_manifest() {
         "{fixed}"
     );
     // What the hook wrote is what the linter wants: no RG201 or RG202 left.
-    let lint = Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+    let lint = support::bin()
         .args(["lint", "--format", "json"])
         .arg(repo.join("rollout.yaml"))
         .output()

@@ -1,21 +1,15 @@
 //! RG102's PromQL checking against real queries and against Prometheus's own parser tests
 //! (`../shared/corpus/promql/`, read in place).
 
+mod support;
+
 use rollout_guard::lang::prometheus_features::Feature;
 use rollout_guard::lang::promql;
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn corpus(name: &str) -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/promql")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the shared corpus must be beside the checkout: {}: {e}",
-            path.display()
-        )
-    });
+    let path = support::shared().join("corpus/promql").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .map(|l| serde_json::from_str(l).expect("corpus lines are JSON"))
         .collect()
@@ -27,6 +21,7 @@ fn accepted(query: &str) -> bool {
 
 #[test]
 fn every_real_world_query_is_accepted() {
+    require!(support::SHARED);
     let rows = corpus("realworld.jsonl");
     assert!(rows.len() > 2000);
     let rejected: Vec<String> = rows
@@ -96,6 +91,7 @@ const KNOWN_DIFFERENCES: &[(u64, &str)] = &[];
 
 #[test]
 fn agrees_with_prometheus_parser_tests() {
+    require!(support::SHARED);
     let rows = corpus("parse_test.jsonl");
     let mut considered = 0;
     let mut differences = Vec::new();
@@ -136,6 +132,7 @@ fn agrees_with_prometheus_parser_tests() {
 /// corpus filter above is broader than Prometheus.)
 #[test]
 fn feature_flag_cases_follow_the_policy() {
+    require!(support::SHARED);
     const ALL: &[Feature] = &[
         Feature::PromqlExperimentalFunctions,
         Feature::PromqlDurationExpr,

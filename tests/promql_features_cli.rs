@@ -2,9 +2,10 @@
 //! experimental function is denied under the default policy, naming the flag, and passes under
 //! a policy that lists the flag.
 
+mod support;
+
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
 
 const TEMPLATE: &str = r#"apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
@@ -23,15 +24,8 @@ spec:
           query: sum(limitk(3, rate(http_errors_total[5m])))
 "#;
 
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rg-promql-features-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn lint(args: &[&str]) -> (Option<i32>, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+    let out = support::bin()
         .args(["lint", "--format", "json"])
         .args(args)
         .output()
@@ -43,7 +37,7 @@ fn lint(args: &[&str]) -> (Option<i32>, Value) {
 
 #[test]
 fn experimental_functions_follow_the_policy() {
-    let d = dir();
+    let d = support::TempDir::new("promql-features");
     let manifest = d.join("template.yaml");
     std::fs::write(&manifest, TEMPLATE).unwrap();
     let manifest = manifest.to_str().unwrap();
@@ -74,5 +68,4 @@ fn experimental_functions_follow_the_policy() {
     let (code, doc) = lint(&["--policy", policy.to_str().unwrap(), manifest]);
     assert_eq!(code, Some(0), "{doc}");
     assert!(doc["findings"].as_array().unwrap().is_empty(), "{doc}");
-    let _ = std::fs::remove_dir_all(&d);
 }

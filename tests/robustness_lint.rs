@@ -43,62 +43,70 @@ fn nest(open: &str, close: &str, n: usize) -> String {
 }
 
 #[test]
-fn conditions_that_crash_or_overflow_the_parser_are_findings() {
+fn a_condition_that_crashes_the_parser_is_no_finding() {
     // `{a: -1}.a` is valid in Go's expr, which Argo runs; the Rust crate panics on it. The
     // boundary catches that: no crash, and no finding, since the condition itself is fine.
     let out = lint_stdin(&template("{a: -1}.a", "sum(x)"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", verdict(&out));
-    let cases: Vec<(String, &str)> = vec![
-        (nest("(", ")", 1_200), "nested 1200 deep; the limit is 64"),
-        (nest("(", ")", 8_800), "17601 bytes; the limit is 4096"),
-        (nest("[", "]", 1_000), "nested 1000 deep"),
-        (nest("len(", ")", 500), "nested 500 deep"),
-        (nest("-(", ")", 1_000), "nested 1000 deep"),
-        (format!("{}1", "true ? 1 : ".repeat(300)), "nested 300 deep"),
-        (vec!["1"; 10_000].join("**"), "the limit is 4096"),
-        (vec!["true"; 100_000].join("||"), "the limit is 4096"),
-        (vec!["1"; 100_000].join("+"), "the limit is 4096"),
-        (
-            vec!["1"; 1_500].join("+"),
-            "chains 1499 operators; the limit is 512",
-        ),
-    ];
-    for (condition, expected) in cases {
-        let out = lint_stdin(&template(&condition, "sum(x)"), &["--format", "json"]);
-        let stdout = verdict(&out);
-        assert_eq!(out.status.code(), Some(1), "{stdout}");
-        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        let finding = report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["rule"] == "RG104")
-            .unwrap_or_else(|| panic!("no RG104 for {}: {stdout}", &condition[..40]));
-        let message = finding["message"].as_str().unwrap();
-        assert!(message.contains(expected), "{message}");
-        assert_eq!(finding["pointer"], "/spec/metrics/0/successCondition");
-        // The message names the problem without repeating the input.
-        assert!(message.len() < 500, "{} bytes: {message}", message.len());
-    }
 }
 
-#[test]
-fn queries_that_crash_the_parser_are_findings() {
-    for (query, expected) in [
-        ("x offset Inf+5m", "PromQL parser failed"),
-        (&*nest("(", ")", 5_000), "nested 5000 deep; the limit is 64"),
-        (
-            &*vec!["x"; 3_000].join("+"),
-            "chains 2999 operators; the limit is 1024",
-        ),
-    ] {
-        let out = lint_stdin(&template("result[0] > 1", query), &[]);
-        let stdout = verdict(&out);
-        assert!(
-            stdout.contains("RG102") && stdout.contains(expected),
-            "{query:.40}: {stdout:.2000}"
-        );
-    }
+/// A condition that would overflow the parser is an RG104 finding saying `expected`.
+fn a_condition_that_overflows_the_parser_is_a_finding(condition: String, expected: &str) {
+    let out = lint_stdin(&template(&condition, "sum(x)"), &["--format", "json"]);
+    let stdout = verdict(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "RG104")
+        .unwrap_or_else(|| panic!("no RG104 for {}: {stdout}", &condition[..40]));
+    let message = finding["message"].as_str().unwrap();
+    assert!(message.contains(expected), "{message}");
+    assert_eq!(finding["pointer"], "/spec/metrics/0/successCondition");
+    // The message names the problem without repeating the input.
+    assert!(message.len() < 500, "{} bytes: {message}", message.len());
+}
+
+cases! {
+    a_condition_that_overflows_the_parser_is_a_finding:
+    condition_nested_1200_deep => (nest("(", ")", 1_200), "nested 1200 deep; the limit is 64"),
+    condition_nested_8800_deep_past_the_size_limit => (
+        nest("(", ")", 8_800),
+        "17601 bytes; the limit is 4096",
+    ),
+    condition_nested_brackets => (nest("[", "]", 1_000), "nested 1000 deep"),
+    condition_nested_calls => (nest("len(", ")", 500), "nested 500 deep"),
+    condition_nested_negations => (nest("-(", ")", 1_000), "nested 1000 deep"),
+    condition_nested_ternaries => (format!("{}1", "true ? 1 : ".repeat(300)), "nested 300 deep"),
+    condition_of_10000_powers => (vec!["1"; 10_000].join("**"), "the limit is 4096"),
+    condition_of_100000_ors => (vec!["true"; 100_000].join("||"), "the limit is 4096"),
+    condition_of_100000_sums => (vec!["1"; 100_000].join("+"), "the limit is 4096"),
+    condition_chaining_1499_operators => (
+        vec!["1"; 1_500].join("+"),
+        "chains 1499 operators; the limit is 512",
+    ),
+}
+
+/// A query that would crash the PromQL parser is an RG102 finding saying `expected`.
+fn a_query_that_crashes_the_parser_is_a_finding(query: &str, expected: &str) {
+    let out = lint_stdin(&template("result[0] > 1", query), &[]);
+    let stdout = verdict(&out);
+    assert!(
+        stdout.contains("RG102") && stdout.contains(expected),
+        "{query:.40}: {stdout:.2000}"
+    );
+}
+
+cases! {
+    a_query_that_crashes_the_parser_is_a_finding:
+    query_with_an_infinite_offset => ("x offset Inf+5m", "PromQL parser failed"),
+    query_nested_5000_deep => (&nest("(", ")", 5_000), "nested 5000 deep; the limit is 64"),
+    query_chaining_2999_operators => (
+        &vec!["x"; 3_000].join("+"),
+        "chains 2999 operators; the limit is 1024",
+    ),
 }
 
 /// Runs `rollout-guard ARGS` to its end; its exit code, stdout, stderr and peak RSS in MiB.
@@ -151,7 +159,7 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, String, f64) {
 
 #[test]
 fn an_alias_bomb_is_refused_cheaply() {
-    let dir = support::temp_dir("bomb");
+    let dir = support::TempDir::new("lint-bomb");
     let mut yaml = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
         .iter()
@@ -177,7 +185,7 @@ fn an_alias_bomb_is_refused_cheaply() {
 
 #[test]
 fn a_file_past_the_size_limit_is_named_as_such() {
-    let dir = support::temp_dir("large");
+    let dir = support::TempDir::new("lint-large");
     let file = dir.join("large.yaml");
     let f = std::fs::File::create(&file).unwrap();
     // Sparse: 50 MiB long without writing it.
@@ -197,7 +205,7 @@ fn a_file_past_the_size_limit_is_named_as_such() {
 
 #[test]
 fn machine_formats_are_written_without_building_the_output_in_memory() {
-    let dir = support::temp_dir("sarif");
+    let dir = support::TempDir::new("lint-sarif");
     let doc = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: t{}\nspec:\n  metrics:\n  - name: error-rate\n    interval: 1m\n    count: 5\n    successCondition: result[0] < 0.05\n    provider:\n      prometheus:\n        address: http://prometheus:9090\n        query: sum(rate(http_requests_total{code=~\"5..\"}[5m]))\n---\n";
     let text: String = (0..5_000)
         .map(|i| doc.replace("{}", &i.to_string()))
@@ -233,7 +241,7 @@ fn machine_formats_are_written_without_building_the_output_in_memory() {
 
 #[test]
 fn fix_over_a_directory_with_hostile_files_fixes_the_rest_and_summarises() {
-    let dir = support::temp_dir("fixdir");
+    let dir = support::TempDir::new("lint-fixdir");
     let deep = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
     std::fs::write(dir.join("a-hostile.yaml"), template(&deep, "sum(x)")).unwrap();
     std::fs::write(

@@ -15,11 +15,12 @@
 //! must not, and the exit code must follow the severities (1 with a deny finding, else 0).
 //! Every rule of the catalog needs at least one good and one bad fixture.
 
+mod support;
+
 use libtest_mimic::{Arguments, Failed, Trial};
 use rollout_guard::rules::catalog::{by_id, Fixture, Severity, ALL};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// One `# expect:` line.
 #[derive(Debug, PartialEq, Eq)]
@@ -93,7 +94,7 @@ fn run_fixture(rule: &str, fixture: &Fixture) -> Result<(), Failed> {
     let path = root.join(&relative);
     std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let out = Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
+    let out = support::bin()
         .current_dir(&root)
         .args(["lint", "--format", "json"])
         .arg(&relative)

@@ -9,11 +9,7 @@ use rollout_guard::rules;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{cached_tool, output_with_stdin, repo, temp_dir};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rollout-guard"))
-}
+use support::{bin, output_with_stdin, repo, TempDir};
 
 /// Runs `rollout-guard lint --format FORMAT ARGS` in `dir`, with `stdin` on standard input.
 fn lint(dir: &Path, format: &str, args: &[&str], stdin: &[u8]) -> Output {
@@ -66,8 +62,8 @@ spec:
 
 /// A directory holding a bad template under a name that needs percent-encoding, a file that is
 /// not YAML, and a clean file.
-fn sample_tree() -> PathBuf {
-    let dir = temp_dir("sarif");
+fn sample_tree() -> TempDir {
+    let dir = TempDir::new("sarif");
     std::fs::create_dir_all(dir.join("k8s/team a")).unwrap();
     std::fs::write(dir.join("k8s/team a/rate: 5%, #ü.yaml"), BAD_TEMPLATE).unwrap();
     std::fs::write(dir.join("k8s/broken.yaml"), "kind: [unclosed\n").unwrap();
@@ -185,7 +181,7 @@ fn sarif_carries_the_catalog_and_located_results() {
 #[test]
 fn sarif_paths_outside_the_directory_are_absolute_file_uris() {
     let dir = sample_tree();
-    let elsewhere = temp_dir("sarif-cwd");
+    let elsewhere = TempDir::new("sarif-cwd");
     let file = dir.join("k8s/team a/rate: 5%, #ü.yaml");
     let (log, _) = sarif(&elsewhere, &[file.to_str().unwrap()], b"");
     let uri = result_for(&log, "RG101")["locations"][0]["physicalLocation"]["artifactLocation"]
@@ -211,11 +207,7 @@ fn sarif_output_is_deterministic() {
 
 /// The errors the SARIF 2.1.0 schema finds in `log`.
 fn schema_errors(log: &Value) -> Vec<String> {
-    let path = cached_tool(
-        "ROLLOUT_GUARD_SARIF_SCHEMA",
-        "sarif-multitool/package/sarif-2.1.0.json",
-        "the SARIF 2.1.0 JSON schema",
-    );
+    let path = support::SARIF_SCHEMA.path();
     let schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert!(
         schema["title"]
@@ -238,12 +230,8 @@ fn schema_errors(log: &Value) -> Vec<String> {
 /// The errors and warnings `Sarif.Multitool validate` reports for the log files, with the one
 /// warning that is expected: no `informationUri`, as the project has no public home yet.
 fn multitool_findings(files: &[&Path]) -> Vec<String> {
-    let multitool = cached_tool(
-        "ROLLOUT_GUARD_SARIF_MULTITOOL",
-        "sarif-multitool/package/Sarif.Multitool",
-        "Microsoft's SARIF multitool",
-    );
-    let out_dir = temp_dir("sarif-validate");
+    let multitool = support::SARIF_MULTITOOL.path();
+    let out_dir = TempDir::new("sarif-validate");
     let report = out_dir.join("validation.sarif");
     let config = repo().join("tests/sarif/multitool.config.xml");
     let out = Command::new(&multitool)
@@ -289,6 +277,11 @@ fn multitool_findings(files: &[&Path]) -> Vec<String> {
 
 #[test]
 fn sarif_passes_the_schema_and_the_multitool() {
+    require!(
+        support::SARIF_SCHEMA,
+        support::SARIF_MULTITOOL,
+        support::SHARED
+    );
     // Everything the format can hold: deny and warn results, a parse error, stdin, an
     // unreadable path, names needing encoding; and the whole shared corpus.
     let dir = sample_tree();
@@ -297,11 +290,7 @@ fn sarif_passes_the_schema_and_the_multitool() {
         &["k8s", "-", "k8s/missing.yaml"],
         BARE_ROLLOUT.as_bytes(),
     );
-    let shared = repo().join("../shared");
-    assert!(
-        shared.join("corpus").is_dir(),
-        "../shared/corpus is missing"
-    );
+    let shared = support::shared();
     let (corpus, _) = sarif(&shared, &["corpus"], b"");
     assert!(results(&corpus).len() > 50, "the corpus gives many results");
 
@@ -309,7 +298,7 @@ fn sarif_passes_the_schema_and_the_multitool() {
         let errors = schema_errors(log);
         assert!(errors.is_empty(), "{name}: schema errors: {errors:#?}");
     }
-    let out = temp_dir("sarif-logs");
+    let out = TempDir::new("sarif-logs");
     let files: Vec<PathBuf> = [("sample", &sample), ("corpus", &corpus)]
         .iter()
         .map(|(name, log)| {
@@ -325,6 +314,7 @@ fn sarif_passes_the_schema_and_the_multitool() {
 
 #[test]
 fn validators_reject_a_broken_log() {
+    require!(support::SARIF_SCHEMA, support::SARIF_MULTITOOL);
     // The same checks on a log with a bad level, a zero line and an absolute URI must fail, or
     // the passing test above proves nothing.
     let dir = sample_tree();
@@ -345,7 +335,8 @@ fn validators_reject_a_broken_log() {
     let mut log = sarif(&dir, &["k8s"], b"").0;
     log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] =
         serde_json::json!({"uri": "file:///somewhere/else.yaml"});
-    let p = temp_dir("sarif-broken").join("broken.sarif");
+    let broken = TempDir::new("sarif-broken");
+    let p = broken.join("broken.sarif");
     std::fs::write(&p, serde_json::to_vec_pretty(&log).unwrap()).unwrap();
     let findings = multitool_findings(&[&p]);
     assert!(

@@ -13,7 +13,7 @@ use rollout_guard::engine::{self, Context, Unread, UNREAD};
 use rollout_guard::manifest::Object;
 use rollout_guard::policy::Policy;
 use serde_json::{json, Value};
-use support::{repo, reviewed_objects};
+use support::reviewed_objects;
 
 /// `value` without the members of `engine::UNREAD`, as the webhook decodes it.
 fn prune(value: &mut Value) {
@@ -53,15 +53,16 @@ fn object(value: Value, namespace: &str) -> Object {
 
 #[test]
 fn the_webhook_reviews_every_corpus_object_as_the_engine_does() {
+    require!(support::SHARED);
     let policy = Policy::embedded();
     let lookup = rollout_guard::lookup::shipped::lookup();
     let ctx = Context {
         policy: &policy,
         lookup: &lookup,
     };
-    let mut objects = reviewed_objects(&repo().join("../shared/corpus"));
+    let mut objects = reviewed_objects(&support::shared().join("corpus"));
     objects.extend(reviewed_objects(
-        &repo().join("../shared/fixtures/admission-reviews"),
+        &support::shared().join("fixtures/admission-reviews"),
     ));
     let (mut with_template, mut with_findings, mut patched) = (0, 0, 0);
     for (name, obj) in objects {

@@ -1,22 +1,22 @@
 //! A real Prometheus on loopback for the `analyze` tests: Debian's `prometheus` and `promtool`
 //! (`.ci/test` installs them), a TSDB filled from an OpenMetrics text with
 //! `promtool tsdb create-blocks-from openmetrics`, a free port, `/-/ready` waited for, and the
-//! server killed when the guard is dropped. Not installed: the test fails saying how to
-//! install it; it is never skipped.
+//! server killed when the guard is dropped. The tests that start one `require!(PROMETHEUS)`
+//! first (`support::PROMETHEUS`).
 
 #![allow(dead_code)]
 
+use crate::support::TempDir;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// A running Prometheus; killed, and its directory removed, on drop.
+/// A running Prometheus; killed, and then its directory removed, on drop.
 pub struct Prometheus {
     child: Child,
-    dir: PathBuf,
+    dir: TempDir,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
 }
@@ -25,36 +25,17 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// `name` on PATH, or a panic that says how to install it.
-fn installed(name: &str) -> PathBuf {
-    crate::support::on_path(name).unwrap_or_else(|| {
-        panic!(
-            "{name} is not installed: `apt-get install -y prometheus` (Debian's package has \
-             prometheus and promtool; .ci/test installs it)"
-        )
-    })
-}
-
-fn fresh_dir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("rg-prom-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 impl Prometheus {
     /// Starts Prometheus over the samples of `openmetrics` (OpenMetrics text ending in `# EOF`,
     /// timestamps in seconds, all in the past so that nothing is appended to the head).
     pub fn start(openmetrics: &str) -> Prometheus {
-        let prometheus = installed("prometheus");
-        let promtool = installed("promtool");
-        let dir = fresh_dir();
+        let prometheus = crate::support::PROMETHEUS.path();
+        // PROMETHEUS is found only when promtool is on PATH too.
+        let promtool = crate::support::on_path("promtool").unwrap();
+        let dir = TempDir::new("prom");
         let data = dir.join("data");
         let input = dir.join("series.om");
         std::fs::write(&input, openmetrics).unwrap();
@@ -76,7 +57,7 @@ impl Prometheus {
         for _ in 0..5 {
             let port = crate::support::free_port();
             let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-            let child = Command::new(&prometheus)
+            let mut child = Command::new(&prometheus)
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!("--storage.tsdb.path={}", data.display()))
                 // The blocks are old: without a long retention they are deleted at start.
@@ -86,42 +67,39 @@ impl Prometheus {
                 .stderr(log)
                 .spawn()
                 .unwrap();
-            let mut server = Prometheus {
-                child,
-                dir: dir.clone(),
-                url: format!("http://127.0.0.1:{port}"),
-            };
-            if server.wait_ready(port) {
-                return server;
+            if wait_ready(&mut child, port) {
+                return Prometheus {
+                    child,
+                    dir,
+                    url: format!("http://127.0.0.1:{port}"),
+                };
             }
-            let _ = server.child.kill();
-            let _ = server.child.wait();
-            // Keep the directory for the next attempt.
-            server.dir = PathBuf::new();
+            let _ = child.kill();
+            let _ = child.wait();
         }
         let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
         panic!("prometheus did not become ready:\n{log}");
-    }
-
-    /// Polls `/-/ready` until it answers 200 or the process exits (30 s at most).
-    fn wait_ready(&mut self, port: u16) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if get_status(port, "/-/ready") == Some(200) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
     }
 
     /// The directory of the server's files.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Polls `/-/ready` until it answers 200 or the process exits (30 s at most).
+fn wait_ready(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if get_status(port, "/-/ready") == Some(200) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 /// The status of a plain HTTP GET on loopback.
