@@ -308,8 +308,8 @@ pub fn list_items<'a>(node: &'a Node, value: &'a Value) -> Option<Vec<(&'a Node,
         return None;
     }
     let values = value.get("items")?.as_array()?;
-    // The value is built from the tree, so the two agree; should they not (`items` brought in
-    // by a merge key), there is no node to place the items with, and the document is not split.
+    // The value is built from the tree (merge keys already resolved in it), so the two agree;
+    // the length check keeps a disagreement from ever pairing an item with the wrong node.
     let (_, items) = node.entry("items")?;
     let yaml::NodeData::Seq { items: nodes, .. } = &items.data else {
         return None;

@@ -424,6 +424,11 @@ impl Builder {
                             span,
                             entries.last().map(|(_, v)| v.span.end),
                         );
+                        let entries = if entries.iter().any(|(k, _)| is_merge_key(k)) {
+                            merge(entries)?
+                        } else {
+                            entries
+                        };
                         (
                             Node {
                                 span: Span { start, end },
@@ -487,6 +492,65 @@ impl Builder {
             },
         }
     }
+}
+
+/// True for a plain, untagged `<<` key: YAML 1.1's merge key, which the YAML decoder behind
+/// `kubectl` and the apiserver (`sigs.k8s.io/yaml`, over go-yaml v2) resolves.
+fn is_merge_key(key: &Node) -> bool {
+    matches!(&key.data, NodeData::Scalar { value, style: ScalarStyle::Plain, tag: None } if value == "<<")
+}
+
+/// A mapping's entries with its merge keys resolved as go-yaml v2 resolves them: in source
+/// order, `<<: *base` sets every entry of the mapping it names (`<<: [*a, *b]`: of each, the
+/// earlier winning), and an entry written after it overrides it. The merged entries stand where
+/// the `<<` was. Their keys carry the `<<` key's span as `alias` (so an edit knows the mapping
+/// has merged entries, see `mutation::edit`), their values the `*base` alias that brought them
+/// (so findings inside them point there, as for any alias).
+fn merge(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, String> {
+    const WANT_MAP: &str = "a merge key (<<) needs a mapping, or a list of mappings, as its value";
+    let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut set = |out: &mut Vec<(Node, Node)>, k: Node, v: Node| {
+        let name = key_text(&k);
+        match index.get(&name) {
+            Some(&i) => out[i] = (k, v),
+            None => {
+                index.insert(name, out.len());
+                out.push((k, v));
+            }
+        }
+    };
+    for (k, v) in entries {
+        if !is_merge_key(&k) {
+            set(&mut out, k, v);
+            continue;
+        }
+        let sources: Vec<&Node> = match &v.data {
+            NodeData::Map { .. } => vec![&v],
+            // Later sources first, so that the earlier ones win.
+            NodeData::Seq { items, .. } => items.iter().rev().collect(),
+            NodeData::Scalar { .. } => return Err(WANT_MAP.into()),
+        };
+        for source in sources {
+            let NodeData::Map {
+                entries: merged, ..
+            } = &source.data
+            else {
+                return Err(WANT_MAP.into());
+            };
+            let through = source.alias.clone().or_else(|| v.alias.clone());
+            for (mk, mv) in merged {
+                let mut mk = mk.clone();
+                mk.alias = Some(Box::new(k.span));
+                let mut mv = mv.clone();
+                if mv.alias.is_none() {
+                    mv.alias.clone_from(&through);
+                }
+                set(&mut out, mk, mv);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Flow collections end after their closing bracket; block collections at their last child
@@ -755,5 +819,44 @@ mod tests {
         let err = parse_stream("a: 1\na: 2\n").unwrap_err().1;
         assert!(err.message.contains("duplicate"));
         assert_eq!(err.pos.line, 2);
+    }
+
+    #[test]
+    fn merge_keys_are_resolved_as_go_yaml_v2_resolves_them() {
+        let v = |text: &str| to_json(&one(text));
+        let base = "b: &b {x: 1, y: 2}\nc: &c {y: 3, z: 4}\n";
+        assert_eq!(
+            v(&format!("{base}m:\n  <<: *b\n  y: 9\n"))["m"],
+            serde_json::json!({"x": 1, "y": 9})
+        );
+        // A list of mappings: the earlier wins.
+        assert_eq!(
+            v(&format!("{base}m:\n  <<: [*b, *c]\n"))["m"],
+            serde_json::json!({"x": 1, "y": 2, "z": 4})
+        );
+        // go-yaml v2 applies a merge where it stands: it overrides an entry written before it.
+        assert_eq!(
+            v(&format!("{base}m:\n  y: 9\n  <<: *b\n"))["m"],
+            serde_json::json!({"y": 2, "x": 1})
+        );
+        // Inline, and a quoted key that is no merge key.
+        assert_eq!(
+            v("m: {<<: {a: 1}, b: 2}\n")["m"],
+            serde_json::json!({"a": 1, "b": 2})
+        );
+        assert_eq!(v("m: {'<<': 1}\n")["m"], serde_json::json!({"<<": 1}));
+        let err = parse_stream("m:\n  <<: 1\n").unwrap_err().1;
+        assert!(err.message.contains("merge key"), "{}", err.message);
+    }
+
+    #[test]
+    fn merged_entries_are_placed_at_the_alias_that_brought_them() {
+        use crate::manifest::Positions;
+        let text = "base: &b\n  limit: 1\nm:\n  <<: *b\n  own: 2\n";
+        let root = one(text);
+        let value = to_json(&root);
+        let positions = Positions::of(&root);
+        assert_eq!(positions.locate_with_end(&value, "/m/limit").0, (4, 7));
+        assert_eq!(positions.locate_with_end(&value, "/m/own").0, (5, 8));
     }
 }

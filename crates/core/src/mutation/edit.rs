@@ -202,11 +202,13 @@ fn check_container(text: &str, node: &Node) -> Result<(), Refusal> {
         ));
     }
     if let NodeData::Map { entries, .. } = &node.data {
-        if let Some((k, _)) = entries
-            .iter()
-            .find(|(k, _)| matches!(&k.data, NodeData::Scalar { value, .. } if value == "<<"))
-        {
-            return Err(refuse(k, "the mapping uses a YAML merge key (<<)"));
+        // The parser resolves merge keys; the keys it merged carry the `<<` key's span.
+        if let Some(merge) = entries.iter().find_map(|(k, _)| k.alias.as_deref()) {
+            return Err(refuse_at(
+                text,
+                merge.start.byte,
+                "the mapping uses a YAML merge key (<<)",
+            ));
         }
     }
     Ok(())

@@ -12,18 +12,23 @@ pub static RG101: Rule = Rule {
     summary: "A metric without an explicit `failureLimit`.",
     doc: "Argo Rollouts defaults `failureLimit` to 0, so the first failed measurement aborts the rollout; \
          people who leave it out rarely mean that, and the analysis flaps on the first noisy sample. \
-         A metric measured once (no `interval`, and `count` absent or at most 1, such as a one-shot job) is \
-         not reported: with one measurement a `failureLimit` of 1 or more can never trip (Argo fails only when \
-         failures exceed the limit), so the default 0 is the only limit that means anything there.",
+         A metric measured once is not reported: `count: 1`, or no `count` (or 0) and no `interval`, such as a \
+         one-shot job (Argo's `Metric.EffectiveCount` in `pkg/apis/rollouts/v1alpha1/analysis_types.go` makes that \
+         one measurement). With one measurement a `failureLimit` of 1 or more can never trip (Argo's \
+         `assessMetricStatus` in `analysis/analysis.go` fails a metric only when its failures exceed the limit), \
+         so the default 0 is the only limit that means anything there.",
     help: "Set `failureLimit` on the metric (for example `failureLimit: 3`) so that the number of tolerated failures is a decision.",
     fixtures: FIXTURES,
 };
 
 pub(super) fn check(m: &Metric, out: &mut Sink) {
-    // A metric measured once (no interval, count at most 1: a one-shot job, say) has only one
-    // sample; failureLimit 0 is then the only meaningful value, not an oversight.
-    let once = m.field("interval").is_none()
-        && matches!(m.int("count"), IntField::Absent | IntField::Known(..=1));
+    // A metric measured once has only one sample; failureLimit 0 is then the only meaningful
+    // value, not an oversight.
+    let once = match m.int("count") {
+        IntField::Known(1) => true,
+        IntField::Absent | IntField::Known(0) => m.field("interval").is_none(),
+        _ => false,
+    };
     if m.field("failureLimit").is_none() && !once {
         out.report(
             &RG101,
@@ -102,6 +107,26 @@ spec:
       prometheus:
         address: http://prometheus.monitoring:9090
         query: sum(rate(http_ok{service="{{args.service}}"}[5m])) / sum(rate(http_all{service="{{args.service}}"}[5m]))
+"#,
+    },
+    Fixture {
+        name: "good-count-one-with-interval.yaml",
+        text: r#"# count: 1 is one measurement, interval or not: a failureLimit of 1 or more could never trip.
+# expect: none
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: smoke
+spec:
+  metrics:
+  - name: smoke
+    interval: 1m
+    count: 1
+    successCondition: len(result) == 0 || result[0] >= 0.95
+    provider:
+      prometheus:
+        address: http://prometheus.monitoring:9090
+        query: sum(rate(http_ok[5m])) / sum(rate(http_all[5m]))
 "#,
     },
 ];

@@ -79,4 +79,54 @@ spec:
         query: sum(rate(http_ok{service="{{args.service}}"}[5m])) / sum(rate(http_all{service="{{args.service}}"}[5m]))
 "#,
     },
+    Fixture {
+        name: "good-condition-through-merge-key.yaml",
+        text: r#"# Both metrics take their condition and limits from a shared block through a merge key
+# (`<<: *base`), which kubectl's YAML decoder resolves: each has a condition.
+# expect: none
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: error-rate
+spec:
+  metrics:
+  - &base
+    name: error-rate
+    interval: 1m
+    count: 5
+    failureLimit: 2
+    successCondition: len(result) == 0 || result[0] >= 0.95
+    provider:
+      prometheus:
+        address: http://prometheus.monitoring:9090
+        query: sum(rate(http_ok[5m])) / sum(rate(http_all[5m]))
+  - <<: *base
+    name: error-rate-again
+"#,
+    },
+    Fixture {
+        name: "bad-no-condition-through-merge-key.yaml",
+        text: r#"# The shared block has no condition: the metric that merges it has none either, reported at
+# the merge key's alias.
+# expect: 11:5 RG103 metric "error-rate" has neither successCondition nor failureCondition
+# expect: 20:5 RG103 metric "error-rate-again" has neither successCondition nor failureCondition
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: error-rate
+spec:
+  metrics:
+  - &base
+    name: error-rate
+    interval: 1m
+    count: 5
+    failureLimit: 2
+    provider:
+      prometheus:
+        address: http://prometheus.monitoring:9090
+        query: sum(rate(http_ok[5m])) / sum(rate(http_all[5m]))
+  - <<: *base
+    name: error-rate-again
+"#,
+    },
 ];

@@ -14,7 +14,12 @@ pub static RG109: Rule = Rule {
     doc: "A step or blue-green promotion analysis blocks the rollout until it completes; a metric with an \
          interval and no count never completes, so the rollout never promotes. Only background analysis may run forever. \
          An experiment step's analysis blocks only when the experiment has no `duration` and the analysis is \
-         `requiredForCompletion` (with a duration, Argo ends the runs when it elapses).",
+         `requiredForCompletion` (with a duration, Argo ends the runs when it elapses). Argo: a metric with an \
+         `interval` and no `count` has no effective count (`Metric.EffectiveCount`, \
+         `pkg/apis/rollouts/v1alpha1/analysis_types.go`), so `generateMetricTasks` (`analysis/analysis.go`) keeps \
+         measuring it; a step analysis holds the step until its run completes (`reconcileStepBasedAnalysisRun`, \
+         `rollout/analysis.go`); an experiment ends its runs at its duration and otherwise waits for the \
+         `requiredForCompletion` ones (`assessAnalysisRuns`, `experiments/experiment.go`).",
     help: "Give the metric a `count`, or run the template as background analysis (`canary.analysis`).",
     fixtures: FIXTURES,
 };

@@ -12,7 +12,10 @@ pub static RG111: Rule = Rule {
     summary: "A Rollout that does not supply a required template argument.",
     doc: "An argument with no `value` and no `valueFrom` in the template must come from the Rollout; \
          otherwise the AnalysisRun fails to start and the rollout is aborted. Checked for every analysis: \
-         background, steps, blue-green, and each `analyses[]` entry of an experiment step (with its own `args`).",
+         background, steps, blue-green, and each `analyses[]` entry of an experiment step (with its own `args`). \
+         Argo flattens the templates' arguments (`flattenArgs`), lets the Rollout's `args` fill them by name \
+         (`MergeArgs`) and refuses the run when one is still without a value (`ResolveArgs`: \
+         `args.NAME was not resolved`), all in `utils/analysis/helpers.go`.",
     help: "Pass the argument in the Rollout's analysis `args`, or give it a default in the template.",
     fixtures: FIXTURES,
 };

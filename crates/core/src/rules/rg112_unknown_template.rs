@@ -14,7 +14,9 @@ pub static RG112: Rule = Rule {
          the cluster). It may already exist in the cluster, or come in the same apply, so this is a warning; if \
          it does not, the rollout is aborted when the analysis starts. An analysis the policy injects is \
          checked the same way, at the injected reference, and so is each experiment step analysis \
-         (`templateName`, `clusterScope`).",
+         (`templateName`, `clusterScope`). Argo looks each reference up when it creates the AnalysisRun \
+         (`getAnalysisTemplatesFromRefs`, `rollout/analysis.go`): a template it cannot get is an error for the \
+         rollout, not a skipped analysis.",
     help: "Check the template name and `clusterScope`, or lint the template together with the Rollout; for an \
          injected analysis, install the policy's default template (the Helm chart does).",
     fixtures: FIXTURES,

@@ -93,7 +93,9 @@ pub(super) fn error_consequence(m: &Metric) -> String {
         IntField::Known(n) => format!("consecutiveErrorLimit ({n})"),
         _ => "consecutiveErrorLimit (default 4)".to_string(),
     };
-    format!("after {limit} errors in a row the run errors and the rollout aborts")
+    // Argo's assessMetricStatus (analysis/analysis.go): the metric errors once its errors in a
+    // row exceed the limit.
+    format!("once more than {limit} errors come in a row the run errors and the rollout aborts")
 }
 
 #[cfg(test)]
@@ -313,7 +315,7 @@ mod tests {
         assert!(
             msg.contains("errors on an empty result")
                 && msg.contains("index out of range")
-                && msg.contains("after consecutiveErrorLimit (default 4) errors in a row the run errors and the rollout aborts"),
+                && msg.contains("once more than consecutiveErrorLimit (default 4) errors come in a row the run errors and the rollout aborts"),
             "{msg}"
         );
     }
