@@ -516,7 +516,7 @@ fn headers_and_basic_auth_are_sent() {
     let dir = support::TempDir::new("analyze-headers");
     let t = template("h", "sum(up{service=\"{{args.service}}\"})", "result[0] == 1", "").replace(
         "        query:",
-        "        headers:\n        - key: X-Scope-OrgID\n          value: tenant-{{args.service}}\n        authentication:\n          basicAuth: {username: alice, password: s3cret}\n        query:",
+        "        headers:\n        - key: X-Scope-OrgID\n          value: tenant-{{args.service}}\n        - key: Authorization\n          value: Bearer overridden\n        authentication:\n          basicAuth: {username: alice, password: s3cret}\n        query:",
     );
     let t = write(&dir, "h.yaml", &t);
     let (code, r, err) = analyze(&[&t, "--prometheus", &url, "--at", "1700000000"]);
@@ -535,4 +535,307 @@ fn headers_and_basic_auth_are_sent() {
         lower.contains("authorization: basic ywxpy2u6cznjcmv0\r\n"),
         "{request}"
     );
+    assert_eq!(
+        lower.matches("authorization:").count(),
+        1,
+        "basic authentication replaces an Authorization header: {request}"
+    );
+}
+
+/// A template of several metrics (`metrics` is the YAML of the list's items), as `kind`.
+fn metrics_template(kind: &str, name: &str, metrics: &str) -> String {
+    format!("apiVersion: argoproj.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  metrics:\n{metrics}")
+}
+
+/// One metric item of [`metrics_template`]: a query of the web or api ratio.
+fn ratio_metric(name: &str, service: &str, conditions: &str, limits: &str) -> String {
+    format!("  - name: {name}\n{conditions}{limits}    provider:\n      prometheus:\n        address: http://prometheus.invalid:9090\n        query: sum(app_success_ratio{{service=\"{service}\"}})\n")
+}
+
+#[test]
+fn a_backtest_reports_the_whole_analysis_as_argo_combines_its_metrics() {
+    require!(support::PROMETHEUS);
+    let prom = Prometheus::start(&series());
+    let dir = support::TempDir::new("analyze-analysis");
+    // A ClusterAnalysisTemplate given alone. `rate` tolerates two failures in five; `streak`
+    // needs three successes in a row within four measurements (failureLimit -1: reaching the
+    // count without the streak is Failed, argo-rollouts #3970).
+    let t = write(
+        &dir,
+        "cluster.yaml",
+        &metrics_template(
+            "ClusterAnalysisTemplate",
+            "web-health",
+            &[
+                ratio_metric(
+                    "rate",
+                    "web",
+                    "    successCondition: result[0] >= 0.95\n",
+                    "    interval: 1m\n    count: 5\n    failureLimit: 2\n",
+                ),
+                ratio_metric(
+                    "streak",
+                    "web",
+                    "    successCondition: result[0] >= 0.95\n",
+                    "    interval: 1m\n    count: 4\n    failureLimit: -1\n    consecutiveSuccessLimit: 3\n",
+                ),
+            ]
+            .concat(),
+        ),
+    );
+    let at = (T0 + 330 * 60).to_string();
+    let args = [&t, "--prometheus", &prom.url, "--since", "1h", "--at", &at];
+    let (code, r, err) = analyze(&args);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    let a = &r["analyses"][0];
+    assert_eq!(a["object"], "ClusterAnalysisTemplate/web-health");
+    let streak = &a["metrics"][1]["backtest"];
+    // The dip covers minutes 300-302: streak runs started at 298-301 reach their count without
+    // three successes in a row; the one at 302 gets them at 303-305.
+    assert_eq!(streak["runs"]["failed"], 4, "{streak:#}");
+    assert_eq!(streak["first_failed_run"]["reason"], "count (4) reached");
+    // The analysis: the bad metric that completes first decides. At 298 streak fails at 301,
+    // before rate does at 302; at 301 rate tolerates the dip and streak still fails.
+    let b = &a["backtest"];
+    assert_eq!(b["runs"]["failed"], 4, "{b:#}");
+    assert_eq!(b["runs"]["error"], 0);
+    assert_eq!(b["first_failed_run"]["time"], time(T0 + 298 * 60).as_str());
+    assert_eq!(b["first_failed_run"]["metric"], "streak");
+    let summary = b["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "started at any of 61 times in the last 1h, this analysis would have Failed 4 times (first at {}, metric streak: count (4) reached), errored 0 times",
+            time(T0 + 298 * 60)
+        )),
+        "{summary}"
+    );
+
+    // The human report: the table, the traces, the analysis's sentence; progress on stderr.
+    let out = support::bin().arg("analyze").args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{progress}");
+    assert!(text.contains("RUNS fail/err/inc/ok/open"), "{text}");
+    let phases = text
+        .lines()
+        .find(|l| l.trim_start().starts_with('.') && l.contains('F'))
+        .unwrap_or_else(|| panic!("no phase trace: {text}"));
+    assert_eq!(phases.trim().matches('F').count(), 3, "{text}");
+    assert!(text.contains('▁') && text.contains('█'), "{text}");
+    assert!(
+        text.contains("  analysis: started at any of 61 times"),
+        "{text}"
+    );
+    assert!(
+        text.contains("would fail (backtest of the last 1h up to"),
+        "{text}"
+    );
+    assert!(
+        progress.contains("rate: 61 timestamps from") && progress.contains("streak: 61"),
+        "{progress}"
+    );
+}
+
+#[test]
+fn inconclusive_measurements_and_runs() {
+    require!(support::PROMETHEUS);
+    let prom = Prometheus::start(&series());
+    let dir = support::TempDir::new("analyze-inconclusive");
+    // api sits at 0.97: neither a success (>= 0.98) nor a failure (< 0.5).
+    let t = write(
+        &dir,
+        "inc.yaml",
+        &metrics_template(
+            "AnalysisTemplate",
+            "inc",
+            &ratio_metric(
+                "api",
+                "api",
+                "    successCondition: result[0] >= 0.98\n    failureCondition: result[0] < 0.5\n",
+                "    interval: 1m\n    count: 3\n    inconclusiveLimit: 1\n",
+            ),
+        ),
+    );
+    let at = (T0 + 600 * 60).to_string();
+    let (code, r, err) = analyze(&[&t, "--prometheus", &prom.url, "--at", &at]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(first_metric(&r)["measurement"]["phase"], "Inconclusive");
+    let (code, r, _) = analyze(&[&t, "--prometheus", &prom.url, "--at", &at, "--since", "10m"]);
+    assert_eq!(code, 1);
+    let b = &r["analyses"][0]["backtest"];
+    // Two inconclusive measurements exceed inconclusiveLimit 1; the last run sees only one.
+    assert_eq!(
+        (&b["runs"]["inconclusive"], &b["runs"]["incomplete"]),
+        (&Value::from(10), &Value::from(1)),
+        "{b:#}"
+    );
+    assert_eq!(
+        b["first_inconclusive_run"]["reason"],
+        "inconclusive (2) > inconclusiveLimit (1)"
+    );
+}
+
+/// analyze with `args` and no server behind any address: the exit code, the report and stderr.
+fn analyze_offline(files: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
+    let dir = support::TempDir::new("analyze-offline");
+    let mut all: Vec<String> = files.iter().map(|(n, t)| write(&dir, n, t)).collect();
+    all.extend(args.iter().map(|a| a.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let out = support::bin()
+        .arg("analyze")
+        .args(&all)
+        .args(["--format", "json"])
+        .env_remove("ARGO_ROLLOUTS_PROMETHEUS_ADDRESS")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const WEB_ONLY: &str = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: smoke}\nspec:\n  metrics:\n  - name: smoke\n    provider: {web: {url: 'http://smoke.invalid/'}}\n";
+
+#[test]
+fn nothing_that_was_not_run_passes() {
+    let no_address = template("t", "sum(up)", "true", "")
+        .replace("        address: http://prometheus.invalid:9090\n", "");
+    let usage = |r: &Value, i: usize| -> String {
+        assert_eq!(r["analyses"][i]["problem"]["kind"], "usage", "{r:#}");
+        r["analyses"][i]["problem"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // No address anywhere: the controller's environment would say, analyze cannot know.
+    let (code, r, err) = analyze_offline(&[("t.yaml", &no_address)], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(usage(&r, 0).contains("pass --prometheus URL or set ARGO_ROLLOUTS_PROMETHEUS_ADDRESS"));
+    // Only metrics this tool does not run.
+    let (code, r, _) = analyze_offline(&[("w.yaml", WEB_ONLY)], &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        usage(&r, 0),
+        "none of its metrics can be run here: smoke (web)"
+    );
+    // A Rollout with no analysis.
+    let bare = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: bare}\nspec:\n  strategy:\n    canary:\n      steps: [{setWeight: 50}]\n";
+    let (code, r, _) = analyze_offline(&[("r.yaml", bare)], &[]);
+    assert_eq!(code, 2);
+    assert!(usage(&r, 0).contains("no analysis"), "{r:#}");
+    // An --arg no template declares, and a --prometheus that is no URL: usage errors up front.
+    let t = template("t", "sum(up)", "true", "");
+    let (code, _, err) = analyze_offline(&[("t.yaml", &t)], &["--arg", "servcie=web"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--arg servcie: no analysis in the input declares an argument \"servcie\" (declared: service)"),
+        "{err}"
+    );
+    let (code, _, err) = analyze_offline(&[("t.yaml", &t)], &["--prometheus", "localhost:9090"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"localhost:9090\" is not a URL"), "{err}");
+}
+
+#[test]
+fn an_address_argo_rejects_is_an_error_and_a_failure_outranks_a_usage_problem() {
+    // Argo's provider rejects an address without a scheme: every measurement errors.
+    let typo = template("typo", "sum(up)", "true", "")
+        .replace("http://prometheus.invalid:9090", "prometheus.invalid:9090");
+    let (code, r, err) = analyze_offline(&[("typo.yaml", &typo), ("w.yaml", WEB_ONLY)], &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    let m = &r["analyses"][0]["metrics"][0]["measurement"];
+    assert_eq!(
+        (&m["phase"], &m["message"]),
+        (
+            &Value::from("Error"),
+            &Value::from("prometheus address is not is url format")
+        )
+    );
+    assert_eq!(r["analyses"][1]["problem"]["kind"], "usage");
+    assert_eq!(r["outcome"], "fail");
+    // A backtest of it errors at every step, without a query.
+    let (code, r, _) =
+        analyze_offline(&[("typo.yaml", &typo)], &["--since", "10m", "--step", "1m"]);
+    assert_eq!(code, 1);
+    let b = &r["analyses"][0]["metrics"][0]["backtest"];
+    assert_eq!(
+        (&b["measurements"]["error"], &b["method"]),
+        (&Value::from(11), &Value::from("none"))
+    );
+}
+
+/// A server on loopback whose `n`th connection gets `script(n)`: an answer, or `None` to be
+/// closed at once.
+fn scripted_server(script: fn(usize) -> Option<String>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            if let Some(body) = script(n) {
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        }
+    });
+    url
+}
+
+fn one_sample() -> Option<String> {
+    Some(r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"1"]}]}}"#.into())
+}
+
+fn backtest_against(script: fn(usize) -> Option<String>) -> (i32, Value, String) {
+    let url = scripted_server(script);
+    let t = template("t", "sum(up)", "true", "");
+    analyze_offline(
+        &[("t.yaml", &t)],
+        &[
+            "--prometheus",
+            &url,
+            "--since",
+            "5m",
+            "--step",
+            "1m",
+            "--at",
+            "1700000000",
+        ],
+    )
+}
+
+#[test]
+fn a_request_that_fails_mid_backtest_is_that_measurement_s_error() {
+    // The range query is answered, then refused per chunk: every timestamp is queried alone.
+    // The third instant query's connection is closed without an answer.
+    let (code, r, err) = backtest_against(|n| match n {
+        0 => Some(r#"{"status":"error","errorType":"bad_data","error":"no range here"}"#.into()),
+        3 => None,
+        _ => one_sample(),
+    });
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let b = &r["analyses"][0]["metrics"][0]["backtest"];
+    assert_eq!(b["measurements"]["error"], 1, "{b:#}");
+    assert_eq!(b["measurements"]["successful"], 5);
+    assert!(
+        b["first_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1"),
+        "{b:#}"
+    );
+    // A server that answered, then stopped: exit 2 after three failures in a row.
+    let (code, _, err) = backtest_against(|n| match n {
+        0 => Some(r#"{"status":"error","errorType":"bad_data","error":"no range here"}"#.into()),
+        1 => one_sample(),
+        _ => None,
+    });
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("then failed 3 in a row"), "{err}");
 }

@@ -201,6 +201,90 @@ pub fn sliding(limits: &Limits, phases: &[Verdict]) -> Vec<RunOutcome> {
     out
 }
 
+/// One metric's simulated runs in a backtest: `runs[k]` started at `start_ms + k * step_ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricRuns<'a> {
+    pub start_ms: i64,
+    pub step_ms: i64,
+    pub runs: &'a [RunOutcome],
+    /// Listed in `dryRun`: its verdict neither ends nor decides the analysis run.
+    pub dry_run: bool,
+}
+
+/// How one whole analysis run ended, and which metric decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalysisOutcome {
+    /// `None`: some metric was still running when the measurements ran out.
+    pub verdict: Option<Verdict>,
+    /// The index (in the `metrics` given) of the metric whose run decided a bad verdict.
+    pub metric: Option<usize>,
+    pub reason: String,
+}
+
+/// The analysis runs started at each of `starts`, as the AnalysisRun controller combines its
+/// metrics: the run is terminating as soon as one metric that is not a dry run has completed
+/// Failed, Error or Inconclusive (`utils/analysis/helpers.go`, `IsTerminating`), the metrics
+/// still running are then stopped and count as Successful, and the run takes the worst phase of
+/// its completed metrics (`analysis/analysis.go`, `assessRunStatus`). So the bad metric that
+/// completes first decides; metrics completing at the same time, the worst of them.
+///
+/// A metric measured on a coarser grid than `starts` joins a run at its first measurement at or
+/// after the run's start.
+pub fn analysis_runs(starts: &[i64], metrics: &[MetricRuns]) -> Vec<AnalysisOutcome> {
+    starts
+        .iter()
+        .map(|&t| {
+            // (end time, verdict, metric, reason) of the bad run that decides.
+            let mut decided: Option<(i64, Verdict, usize, &str)> = None;
+            let mut running = false;
+            for (i, m) in metrics.iter().enumerate().filter(|(_, m)| !m.dry_run) {
+                let Some((first, run)) = m.run_from(t) else {
+                    running = true;
+                    continue;
+                };
+                match run.verdict {
+                    None => running = true,
+                    Some(Verdict::Successful) => {}
+                    Some(bad) => {
+                        let end = first + (run.measurements as i64 - 1) * m.step_ms.max(1);
+                        if decided.is_none_or(|(e, v, ..)| end < e || (end == e && bad > v)) {
+                            decided = Some((end, bad, i, &run.reason));
+                        }
+                    }
+                }
+            }
+            match decided {
+                Some((_, verdict, i, reason)) => AnalysisOutcome {
+                    verdict: Some(verdict),
+                    metric: Some(i),
+                    reason: reason.to_string(),
+                },
+                None if running => AnalysisOutcome {
+                    verdict: None,
+                    metric: None,
+                    reason: "still running when the measurements ran out".into(),
+                },
+                None => AnalysisOutcome {
+                    verdict: Some(Verdict::Successful),
+                    metric: None,
+                    reason: "every metric completed Successful".into(),
+                },
+            }
+        })
+        .collect()
+}
+
+impl MetricRuns<'_> {
+    /// The metric's run that an analysis run started at `t` takes part in, and the time of
+    /// its first measurement; `None` past the metric's last start.
+    fn run_from(&self, t: i64) -> Option<(i64, &RunOutcome)> {
+        let step = self.step_ms.max(1);
+        let k = ((t - self.start_ms).max(0) + step - 1) / step;
+        let run = self.runs.get(usize::try_from(k).ok()?)?;
+        Some((self.start_ms + k * step, run))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +391,53 @@ mod tests {
             verdicts,
             [Some(Failed), Some(Failed), Some(Failed), None, None, None]
         );
+    }
+
+    #[test]
+    fn the_bad_metric_that_completes_first_decides_the_analysis() {
+        let outcome = |verdict, measurements, reason: &str| RunOutcome {
+            verdict,
+            measurements,
+            reason: reason.into(),
+        };
+        // Metric a fails after 5 measurements, b errors after 3: b ends the run first.
+        let a = [outcome(Some(Failed), 5, "failed")];
+        let b = [outcome(Some(Error), 3, "errors")];
+        let m = |runs, dry_run| MetricRuns {
+            start_ms: 0,
+            step_ms: 60,
+            runs,
+            dry_run,
+        };
+        let r = analysis_runs(&[0], &[m(&a, false), m(&b, false)]);
+        assert_eq!((r[0].verdict, r[0].metric), (Some(Error), Some(1)));
+        assert_eq!(r[0].reason, "errors");
+        // At the same time, the worst; a dry-run metric decides nothing.
+        let b = [outcome(Some(Inconclusive), 5, "inc")];
+        let r = analysis_runs(&[0], &[m(&b, false), m(&a, false)]);
+        assert_eq!(r[0].verdict, Some(Failed));
+        let r = analysis_runs(&[0], &[m(&a, true)]);
+        assert_eq!(r[0].verdict, Some(Successful));
+        // A bad verdict ends the run although another metric is still running.
+        let open = [outcome(None, 9, "open")];
+        let r = analysis_runs(&[0], &[m(&open, false), m(&a, false)]);
+        assert_eq!(r[0].verdict, Some(Failed));
+        let ok = [outcome(Some(Successful), 2, "ok")];
+        let r = analysis_runs(&[0], &[m(&open, false), m(&ok, false)]);
+        assert_eq!(r[0].verdict, None);
+        // A coarser metric joins at its next measurement; past its last start, still running.
+        let coarse = MetricRuns {
+            start_ms: 0,
+            step_ms: 120,
+            runs: &[
+                outcome(Some(Successful), 1, "ok"),
+                outcome(Some(Failed), 1, "f"),
+            ],
+            dry_run: false,
+        };
+        let r = analysis_runs(&[0, 60, 120, 180], &[coarse]);
+        let v: Vec<_> = r.iter().map(|o| o.verdict).collect();
+        assert_eq!(v, [Some(Successful), Some(Failed), Some(Failed), None]);
     }
 
     #[test]

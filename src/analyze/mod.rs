@@ -71,7 +71,26 @@ pub fn load(req: &Request) -> Result<Vec<plan::Analysis>, String> {
         prometheus: req.prometheus.as_deref(),
         env_address: env.as_deref(),
     };
-    Ok(plan::plan(&objects, &templates, &lookup, &inputs))
+    let analyses = plan::plan(&objects, &templates, &lookup, &inputs);
+    for (name, _) in &req.args {
+        if !analyses.iter().any(|a| a.declared_args.contains(name)) {
+            let mut declared: Vec<&str> = analyses
+                .iter()
+                .flat_map(|a| a.declared_args.iter().map(String::as_str))
+                .collect();
+            declared.sort_unstable();
+            declared.dedup();
+            return Err(format!(
+                "--arg {name}: no analysis in the input declares an argument {name:?} ({})",
+                if declared.is_empty() {
+                    "they declare none".to_string()
+                } else {
+                    format!("declared: {}", declared.join(", "))
+                }
+            ));
+        }
+    }
+    Ok(analyses)
 }
 
 /// The measuring options of a request; `now_ms` is the current time.
@@ -89,6 +108,13 @@ pub fn options(req: &Request, now_ms: i64) -> Result<run::Options, String> {
                 format!("--{flag} {text:?} is not a positive duration such as 30s, 1m or 24h")
             })
     };
+    if let Some(url) = &req.prometheus {
+        if !plan::is_url(url) {
+            return Err(format!(
+                "--prometheus {url:?} is not a URL with a scheme and a host, such as http://localhost:9090"
+            ));
+        }
+    }
     let since = match &req.since {
         Some(s) => Some((s.clone(), duration("since", s)?)),
         None => None,

@@ -22,6 +22,8 @@ pub struct Analysis {
     /// Why the analysis cannot run at all.
     pub problem: Option<Problem>,
     pub metrics: Vec<Metric>,
+    /// The argument names its templates declare (what `--arg` may set).
+    pub declared_args: Vec<String>,
 }
 
 /// Why an analysis does not run.
@@ -54,6 +56,9 @@ pub struct Metric {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Provider {
     Prometheus(Prometheus),
+    /// A Prometheus metric Argo's provider rejects before any query (an address that is no
+    /// URL, a negative timeout): every measurement is an Error with Argo's message.
+    Rejected(String),
     /// Not run by this tool, and why; `provider` names it (`web`, `datadog`, ...).
     NotRun {
         provider: String,
@@ -98,7 +103,20 @@ pub fn plan(
     let mut referenced: Vec<(Kind, String, String)> = Vec::new();
     for rollout in objects.iter().filter(|o| o.kind == Kind::Rollout) {
         // The blocks lint checks and the mutator counts: one definition of a Rollout's analyses.
-        for block in crate::argo::rollout::analysis_blocks(&rollout.value) {
+        let blocks = crate::argo::rollout::analysis_blocks(&rollout.value);
+        if blocks.is_empty() {
+            out.push(Analysis {
+                object: format!("Rollout/{}", rollout.name),
+                at: None,
+                templates: Vec::new(),
+                problem: Some(Problem::Usage(
+                    "the Rollout has no analysis, so there is nothing to run; nothing would stop a bad version (lint reports RG202)".into(),
+                )),
+                metrics: Vec::new(),
+                declared_args: Vec::new(),
+            });
+        }
+        for block in blocks {
             let mut found = Vec::new();
             let mut missing = Vec::new();
             for (_, r) in &block.refs {
@@ -235,6 +253,7 @@ fn build(
             .collect(),
         problem: None,
         metrics: Vec::new(),
+        declared_args: Vec::new(),
     };
     let spec = |t: &Object, k: &str| -> Vec<Value> {
         t.value
@@ -271,6 +290,7 @@ fn build(
             }
         }
     }
+    analysis.declared_args = args.iter().map(|(n, _)| n.clone()).collect();
     for (name, value) in passed {
         if let Some((_, v)) = args.iter_mut().find(|(n, _)| n == name) {
             *v = Some(value.clone());
@@ -336,17 +356,51 @@ fn build(
                 return analysis;
             }
             let dry = dry_run.iter().any(|r| r.is_match(&name));
-            analysis.metrics.push(metric(
+            let metric = metric(
                 &m,
                 format!("{}/{}", t.kind.as_str(), t.name),
                 name,
                 dry,
                 inputs,
-            ));
+            );
+            if let Provider::NotRun { reason, .. } = &metric.provider {
+                if reason == NO_ADDRESS {
+                    analysis.problem = Some(Problem::Usage(format!(
+                        "metric {}: {NO_ADDRESS}",
+                        metric.name
+                    )));
+                    return analysis;
+                }
+            }
+            analysis.metrics.push(metric);
         }
+    }
+    if analysis.metrics.is_empty() {
+        analysis.problem = Some(Problem::Usage("its templates have no metrics".into()));
+    } else if analysis
+        .metrics
+        .iter()
+        .all(|m| matches!(m.provider, Provider::NotRun { .. }))
+    {
+        let names: Vec<String> = analysis
+            .metrics
+            .iter()
+            .map(|m| match &m.provider {
+                Provider::NotRun { provider, .. } => format!("{} ({provider})", m.name),
+                _ => m.name.clone(),
+            })
+            .collect();
+        analysis.problem = Some(Problem::Usage(format!(
+            "none of its metrics can be run here: {}",
+            names.join(", ")
+        )));
     }
     analysis
 }
+
+/// Why a Prometheus metric with no address cannot run here: the address would come from the
+/// controller's environment, which this tool cannot see.
+const NO_ADDRESS: &str = "no Prometheus address: the metric sets none; pass --prometheus URL or set ARGO_ROLLOUTS_PROMETHEUS_ADDRESS";
 
 /// Argo's `ResolveArgs` over every string of the metric: `{{args.x}}` (spaces allowed inside
 /// the braces) becomes the value; any other tag fails the run.
@@ -482,23 +536,15 @@ fn provider(p: Option<&Value>, inputs: &Inputs) -> Provider {
         (None, _) => inputs.env_address.unwrap_or_default().to_string(),
     };
     if address.is_empty() {
-        return not_run(
-            "prometheus",
-            "prometheus address is not configured; pass --prometheus URL".into(),
-        );
+        return not_run("prometheus", NO_ADDRESS.into());
     }
     if !is_url(&address) {
-        return not_run(
-            "prometheus",
-            format!("prometheus address is not is url format: {address:?}"),
-        );
+        // Argo's own message (`NewPrometheusAPI`), typo included.
+        return Provider::Rejected("prometheus address is not is url format".into());
     }
     let timeout_seconds = match prom.get("timeout").and_then(Value::as_i64) {
         Some(t) if t < 0 => {
-            return not_run(
-                "prometheus",
-                "prometheus timeout should not be negative".into(),
-            )
+            return Provider::Rejected("prometheus timeout should not be negative".into())
         }
         Some(t) => t as u64,
         None => DEFAULT_TIMEOUT_SECONDS,
@@ -539,7 +585,7 @@ fn provider(p: Option<&Value>, inputs: &Inputs) -> Provider {
 }
 
 /// Argo's `IsUrl`: a scheme and a host.
-fn is_url(s: &str) -> bool {
+pub fn is_url(s: &str) -> bool {
     match s.split_once("://") {
         Some((scheme, rest)) => {
             !scheme.is_empty() && !rest.split(['/', '?', '#']).next().unwrap_or("").is_empty()
@@ -675,6 +721,33 @@ mod tests {
         // --arg fills what only the cluster knows.
         let a = analyses(&text, &args(&[("svc", "c")]));
         assert_eq!(a[2].problem, None);
+    }
+
+    #[test]
+    fn what_cannot_run_here_is_a_usage_problem() {
+        let usage = |text: &str| -> String {
+            match &analyses(text, &[])[0].problem {
+                Some(Problem::Usage(m)) => m.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: bare}\nspec:\n  strategy:\n    canary:\n      steps: [{setWeight: 20}]\n";
+        assert!(usage(rollout).contains("no analysis"), "{}", usage(rollout));
+        let web = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: w}\nspec:\n  metrics:\n  - name: smoke\n    provider: {web: {url: 'http://x'}}\n";
+        assert_eq!(
+            usage(web),
+            "none of its metrics can be run here: smoke (web)"
+        );
+        let no_address = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: p}\nspec:\n  metrics:\n  - name: up\n    provider: {prometheus: {query: up}}\n";
+        assert!(usage(no_address).contains("--prometheus URL"));
+        // What Argo's provider itself rejects is a measurement Error, not a usage problem.
+        let typo = no_address.replace("{query: up}", "{address: 'prometheus:9090', query: up}");
+        let a = analyses(&typo, &[]);
+        assert_eq!(a[0].problem, None);
+        assert_eq!(
+            a[0].metrics[0].provider,
+            Provider::Rejected("prometheus address is not is url format".into())
+        );
     }
 
     #[test]

@@ -97,6 +97,11 @@ impl Client {
             concat!("rollout-guard/", env!("CARGO_PKG_VERSION")),
         );
         for (k, v) in &p.headers {
+            // Basic authentication sets the Authorization header (as Go's `SetBasicAuth`
+            // does, replacing one): a server gets one, never two.
+            if p.basic_auth.is_some() && k.eq_ignore_ascii_case("authorization") {
+                continue;
+            }
             request = request.header(k.as_str(), v.as_str());
         }
         if let Some((user, password)) = &p.basic_auth {

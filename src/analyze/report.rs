@@ -2,7 +2,7 @@
 //! `"version": 1`), the summary of a backtest, and the human rendering. Pure: no I/O.
 
 use super::convert::go_float;
-use super::counting::{RunOutcome, Verdict};
+use super::counting::{AnalysisOutcome, RunOutcome, Verdict};
 use serde::Serialize;
 
 /// The JSON format's version; bumped on any incompatible change.
@@ -33,6 +33,39 @@ pub struct AnalysisReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<ProblemReport>,
     pub metrics: Vec<MetricReport>,
+    /// A backtest's runs of the whole analysis (its metrics combined as Argo combines them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<AnalysisBacktest>,
+}
+
+impl AnalysisReport {
+    /// True when this analysis makes the run fail (exit 1): the AnalysisRun would end in
+    /// Error, a backtest's analysis run would not have been Successful, or (one measurement) a
+    /// metric that is not a dry run measured anything but Successful.
+    pub fn fails(&self) -> bool {
+        if self.problem.as_ref().is_some_and(|p| p.kind == "run") {
+            return true;
+        }
+        match &self.backtest {
+            Some(b) => b.runs.failed + b.runs.error + b.runs.inconclusive > 0,
+            None => self.metrics.iter().any(MetricReport::fails),
+        }
+    }
+}
+
+/// The analysis runs of a backtest: one started at every step of the window.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalysisBacktest {
+    pub runs: RunCounts,
+    /// The first run that ended Failed (Error, Inconclusive), the metric that decided it and
+    /// Argo's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failed_run: Option<RunStart>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_errored_run: Option<RunStart>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_inconclusive_run: Option<RunStart>,
+    pub summary: String,
 }
 
 /// Why an analysis did not run.
@@ -170,6 +203,9 @@ pub struct Backtest {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunStart {
     pub time: String,
+    /// The metric whose run decided (an analysis's runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
     pub reason: String,
 }
 
@@ -238,6 +274,7 @@ pub fn backtest(
     for (r, p) in runs.iter().zip(points) {
         let start = || RunStart {
             time: time_text(p.time_ms),
+            metric: None,
             reason: r.reason.clone(),
         };
         match r.verdict {
@@ -260,23 +297,7 @@ pub fn backtest(
         (None, None)
     };
     let (trace_values, trace_phases) = traces(points, value_min, value_max);
-    let mut summary = format!(
-        "started at any of {} times in the last {since}, this metric would have Failed {} time{}",
-        rc.started,
-        rc.failed,
-        plural(rc.failed)
-    );
-    if let Some(f) = &first_failed_run {
-        summary.push_str(&format!(" (first at {})", f.time));
-    }
-    summary.push_str(&format!(", errored {} time{}", rc.error, plural(rc.error)));
-    if rc.inconclusive > 0 {
-        summary.push_str(&format!(
-            ", been Inconclusive {} time{}",
-            rc.inconclusive,
-            plural(rc.inconclusive)
-        ));
-    }
+    let mut summary = runs_sentence("metric", since, &rc, first_failed_run.as_ref());
     match (value_min, value_max) {
         (Some(lo), Some(hi)) => summary.push_str(&format!(
             "; the measured value ranged {}-{}",
@@ -317,6 +338,92 @@ pub fn backtest(
         first_errored_run,
         trace_values,
         trace_phases,
+        summary,
+    }
+}
+
+/// "started at any of N times in the last 24h, this analysis would have Failed 3 times
+/// (first at ...), errored 0 times": the sentence of the issue's example, for a metric or an
+/// analysis.
+fn runs_sentence(
+    what: &str,
+    since: &str,
+    rc: &RunCounts,
+    first_failed: Option<&RunStart>,
+) -> String {
+    let mut s = format!(
+        "started at any of {} times in the last {since}, this {what} would have Failed {} time{}",
+        rc.started,
+        rc.failed,
+        plural(rc.failed)
+    );
+    if let Some(f) = first_failed {
+        s.push_str(&format!(" (first at {}", f.time));
+        if let Some(m) = &f.metric {
+            s.push_str(&format!(", metric {m}: {}", f.reason));
+        }
+        s.push(')');
+    }
+    s.push_str(&format!(", errored {} time{}", rc.error, plural(rc.error)));
+    if rc.inconclusive > 0 {
+        s.push_str(&format!(
+            ", been Inconclusive {} time{}",
+            rc.inconclusive,
+            plural(rc.inconclusive)
+        ));
+    }
+    if rc.incomplete > 0 {
+        s.push_str(&format!(
+            "; {} run{} still going when the window ended",
+            rc.incomplete,
+            if rc.incomplete == 1 { " was" } else { "s were" }
+        ));
+    }
+    s
+}
+
+/// Summarises the analysis runs started at `starts` (milliseconds); `names` are the metrics
+/// the outcomes' `metric` indexes.
+pub fn analysis_backtest(
+    starts: &[i64],
+    outcomes: &[AnalysisOutcome],
+    names: &[String],
+    since: &str,
+) -> AnalysisBacktest {
+    let mut rc = RunCounts {
+        started: outcomes.len(),
+        ..RunCounts::default()
+    };
+    let (mut failed, mut errored, mut inconclusive) = (None, None, None);
+    for (o, &t) in outcomes.iter().zip(starts) {
+        let start = || RunStart {
+            time: time_text(t),
+            metric: o.metric.and_then(|i| names.get(i).cloned()),
+            reason: o.reason.clone(),
+        };
+        match o.verdict {
+            None => rc.incomplete += 1,
+            Some(Verdict::Successful) => rc.successful += 1,
+            Some(Verdict::Failed) => {
+                rc.failed += 1;
+                failed.get_or_insert_with(start);
+            }
+            Some(Verdict::Error) => {
+                rc.error += 1;
+                errored.get_or_insert_with(start);
+            }
+            Some(Verdict::Inconclusive) => {
+                rc.inconclusive += 1;
+                inconclusive.get_or_insert_with(start);
+            }
+        }
+    }
+    let summary = runs_sentence("analysis", since, &rc, failed.as_ref());
+    AnalysisBacktest {
+        runs: rc,
+        first_failed_run: failed,
+        first_errored_run: errored,
+        first_inconclusive_run: inconclusive,
         summary,
     }
 }
@@ -472,17 +579,47 @@ pub fn human(r: &Report) -> String {
                 }
             }
         }
+        if let Some(b) = &a.backtest {
+            out.push_str(&format!("  analysis: {}\n", b.summary));
+            for (what, run) in [
+                ("error", &b.first_errored_run),
+                ("inconclusive", &b.first_inconclusive_run),
+            ] {
+                if let Some(run) = run {
+                    out.push_str(&format!(
+                        "  analysis: first {what} at {}, metric {}: {}\n",
+                        run.time,
+                        run.metric.as_deref().unwrap_or("-"),
+                        run.reason
+                    ));
+                }
+            }
+        }
         out.push('\n');
     }
-    let verdict = match r.outcome {
-        "pass" => "would pass",
-        "fail" => "would fail",
-        _ => "could not run everything",
+    let not_run = r
+        .analyses
+        .iter()
+        .filter(|a| a.problem.as_ref().is_some_and(|p| p.kind == "usage"))
+        .count();
+    let verdict = match (r.outcome, not_run) {
+        ("pass", _) => "would pass".to_string(),
+        ("fail", 0) => "would fail".to_string(),
+        ("fail", n) => format!(
+            "would fail ({n} analys{} not run)",
+            if n == 1 { "is" } else { "es" }
+        ),
+        _ => format!(
+            "could not run {n} analys{}",
+            if not_run == 1 { "is" } else { "es" },
+            n = not_run
+        ),
     };
-    out.push_str(&format!(
-        "rollout-guard analyze: {verdict} ({} at {})\n",
-        r.mode, r.time
-    ));
+    let mode = match &r.since {
+        Some(since) => format!("backtest of the last {since} up to {}", r.time),
+        None => format!("instant at {}", r.time),
+    };
+    out.push_str(&format!("rollout-guard analyze: {verdict} ({mode})\n"));
     out
 }
 
@@ -581,7 +718,7 @@ mod tests {
         assert_eq!(
             b.summary,
             format!(
-                "started at any of 10 times in the last 10m, this metric would have Failed 2 times (first at {}), errored 0 times; the measured value ranged 0.9-1 against `result[0] >= 0.95`",
+                "started at any of 10 times in the last 10m, this metric would have Failed 2 times (first at {}), errored 0 times; 2 runs were still going when the window ended; the measured value ranged 0.9-1 against `result[0] >= 0.95`",
                 time_text(1_700_000_180_000)
             )
         );

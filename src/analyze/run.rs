@@ -14,7 +14,7 @@
 //! `/api/v1/query` at every timestamp. Timestamps are multiples of the step.
 
 use super::convert::{self, Instant, Value};
-use super::counting::{sliding, Verdict};
+use super::counting::{analysis_runs, sliding, MetricRuns, RunOutcome, Verdict};
 use super::plan::{Analysis, Metric, Problem, Prometheus, Provider};
 use super::prom::{Answer, Client, Unreachable};
 use super::report::{self, AnalysisReport, MetricReport, Point, ProblemReport, Report};
@@ -30,6 +30,44 @@ type Decide<'a> = &'a mut dyn FnMut(Option<&str>, Option<&str>, &Value) -> Decid
 
 /// Points a range query returns at most (Prometheus refuses more than 11,000).
 const RANGE_POINTS: i64 = 10_000;
+
+/// Failed requests in a row after which a server that answered before counts as gone.
+const FAILURES_IN_A_ROW: u32 = 3;
+
+/// Requests to the servers of a run, and how each has answered so far. A server that never
+/// answered is unreachable (exit 2); once one has answered, a failed request is what Argo
+/// records as that measurement's Error, until several in a row say the server is gone.
+struct Link<'a> {
+    client: &'a Client,
+    /// Per address: answered once, and failures since the last answer.
+    servers: std::collections::HashMap<String, (bool, u32)>,
+}
+
+impl Link<'_> {
+    /// `Ok(Err(message))`: this request failed, the run goes on; `Err`: stop (exit 2).
+    fn get(
+        &mut self,
+        p: &Prometheus,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<Result<Answer, String>, Unreachable> {
+        let state = self.servers.entry(p.address.clone()).or_default();
+        match self.client.get(p, path, params) {
+            Ok(a) => {
+                *state = (true, 0);
+                Ok(Ok(a))
+            }
+            Err(e) if state.0 && state.1 + 1 < FAILURES_IN_A_ROW => {
+                state.1 += 1;
+                Ok(Err(e.0))
+            }
+            Err(e) if state.0 => Err(Unreachable(format!(
+                "{e} (it answered earlier queries, then failed {FAILURES_IN_A_ROW} in a row)"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
 
 /// When and how to measure.
 #[derive(Clone, Debug)]
@@ -51,6 +89,10 @@ pub fn run(
     classify: Classify,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, Unreachable> {
+    let mut link = Link {
+        client,
+        servers: Default::default(),
+    };
     let mut out = Vec::new();
     for a in analyses {
         let mut ar = AnalysisReport {
@@ -68,11 +110,19 @@ pub fn run(
                 },
             }),
             metrics: Vec::new(),
+            backtest: None,
         };
         if a.problem.is_none() {
+            let mut backtested = Vec::new();
             for m in &a.metrics {
-                ar.metrics
-                    .push(metric(m, opts, client, classify, progress)?);
+                let (report, runs) = metric(m, opts, &mut link, classify, progress)?;
+                if let Some(runs) = runs {
+                    backtested.push((report.name.clone(), m.dry_run, runs));
+                }
+                ar.metrics.push(report);
+            }
+            if let Some((since, _)) = &opts.since {
+                ar.backtest = Some(combine(&backtested, since));
             }
         }
         out.push(ar);
@@ -80,10 +130,8 @@ pub fn run(
     let usage = out
         .iter()
         .any(|a| a.problem.as_ref().is_some_and(|p| p.kind == "usage"));
-    let fails = out.iter().any(|a| {
-        a.problem.as_ref().is_some_and(|p| p.kind == "run")
-            || a.metrics.iter().any(MetricReport::fails)
-    });
+    // A failure found is the news, whatever else could not run.
+    let fails = out.iter().any(AnalysisReport::fails);
     Ok(Report {
         version: report::VERSION,
         mode: if opts.since.is_some() {
@@ -94,23 +142,48 @@ pub fn run(
         time: report::time_text(opts.at_ms),
         since: opts.since.as_ref().map(|(s, _)| s.clone()),
         analyses: out,
-        outcome: if usage {
-            "usage"
-        } else if fails {
+        outcome: if fails {
             "fail"
+        } else if usage {
+            "usage"
         } else {
             "pass"
         },
     })
 }
 
+/// One metric's backtest runs: the first start, the step, and the run started at each step.
+type Runs = (i64, i64, Vec<RunOutcome>);
+
+/// The analysis runs of a backtest, from its metrics' runs.
+fn combine(metrics: &[(String, bool, Runs)], since: &str) -> report::AnalysisBacktest {
+    let views: Vec<MetricRuns> = metrics
+        .iter()
+        .map(|(_, dry_run, (start_ms, step_ms, runs))| MetricRuns {
+            start_ms: *start_ms,
+            step_ms: *step_ms,
+            runs,
+            dry_run: *dry_run,
+        })
+        .collect();
+    let mut starts: Vec<i64> = views
+        .iter()
+        .flat_map(|m| (0..m.runs.len() as i64).map(|k| m.start_ms + k * m.step_ms))
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let outcomes = analysis_runs(&starts, &views);
+    let names: Vec<String> = metrics.iter().map(|(n, ..)| n.clone()).collect();
+    report::analysis_backtest(&starts, &outcomes, &names, since)
+}
+
 fn metric(
     m: &Metric,
     opts: &Options,
-    client: &Client,
+    link: &mut Link,
     classify: Classify,
     progress: &mut dyn FnMut(&str),
-) -> Result<MetricReport, Unreachable> {
+) -> Result<(MetricReport, Option<Runs>), Unreachable> {
     let mut r = MetricReport {
         template: m.template.clone(),
         name: m.name.clone(),
@@ -125,55 +198,77 @@ fn metric(
         backtest: None,
     };
     let p = match &m.provider {
-        Provider::Prometheus(p) => p,
+        Provider::Prometheus(p) => Some(p),
+        Provider::Rejected(_) => None,
         Provider::NotRun { provider, reason } => {
             r.provider = provider.clone();
             r.not_run = Some(reason.clone());
-            return Ok(r);
+            return Ok((r, None));
         }
     };
-    r.address = Some(p.address.clone());
-    r.query = Some(p.query.clone());
-    let measure = |at_ms: i64| -> Result<Point, Unreachable> {
-        let answer = client.get(
-            p,
-            "/api/v1/query",
-            &[("query", p.query.clone()), ("time", seconds(at_ms))],
-        )?;
+    if let Some(p) = p {
+        r.address = Some(p.address.clone());
+        r.query = Some(p.query.clone());
+    }
+    // One measurement at `at_ms`: Argo's provider run, or the error its setup ends in.
+    let measure = |link: &mut Link, at_ms: i64| -> Result<Point, Unreachable> {
+        let p = match &m.provider {
+            Provider::Prometheus(p) => p,
+            Provider::Rejected(message) => return Ok(error_point(at_ms, message.clone())),
+            Provider::NotRun { .. } => unreachable!("not run metrics return above"),
+        };
+        let params = [("query", p.query.clone()), ("time", seconds(at_ms))];
+        let answer = match link.get(p, "/api/v1/query", &params)? {
+            Ok(answer) => answer,
+            Err(message) => return Ok(error_point(at_ms, message)),
+        };
         let instant = read(p, &answer, convert::instant)?;
         Ok(point(m, at_ms, instant, &mut |s, f, v| classify(s, f, v)))
     };
     let Some((since_text, since_ms)) = &opts.since else {
-        r.measurement = Some(report::measurement(&measure(opts.at_ms)?));
-        return Ok(r);
+        r.measurement = Some(report::measurement(&measure(link, opts.at_ms)?));
+        return Ok((r, None));
     };
     let step = opts
         .step_ms
         .or(m.interval.map(|s| (s * 1000.0).round() as i64))
         .unwrap_or(60_000)
         .max(1);
+    // Multiples of the step, so that metrics with one step measure at the same times.
     let end = opts.at_ms.div_euclid(step) * step;
     let start = end - since_ms.div_euclid(step) * step;
     let times: Vec<i64> = (0..=(end - start) / step)
         .map(|k| start + k * step)
         .collect();
     progress(&format!(
-        "{}: {} timestamps from {} to {}",
+        "{}: {} timestamps from {} to {}{}",
         m.name,
         times.len(),
         report::time_text(start),
-        report::time_text(end)
+        report::time_text(end),
+        if end == opts.at_ms {
+            String::new()
+        } else {
+            format!(
+                " (the end is rounded down to a multiple of the {} s step)",
+                report::short(step as f64 / 1000.0)
+            )
+        }
     ));
     use crate::lang::promql::QueryType;
-    let kind = crate::lang::promql::query_type(&p.query);
-    let scalar = kind == Some(QueryType::Scalar);
     let mut by_range: Vec<Option<Value>> = vec![None; times.len()];
     let mut method = "query";
-    if matches!(kind, Some(QueryType::Vector | QueryType::Scalar)) {
-        if let Some(values) = ranged(p, &times, step, scalar, client)? {
-            by_range = values;
-            method = "query_range";
+    if let Some(p) = p {
+        let kind = crate::lang::promql::query_type(&p.query);
+        if matches!(kind, Some(QueryType::Vector | QueryType::Scalar)) {
+            let scalar = kind == Some(QueryType::Scalar);
+            if let Some(values) = ranged(p, &times, step, scalar, link)? {
+                by_range = values;
+                method = "query_range";
+            }
         }
+    } else {
+        method = "none";
     }
     let mut points = Vec::with_capacity(times.len());
     // The evaluator is pure and a day of values repeats a lot: decide each distinct value once.
@@ -200,7 +295,7 @@ fn metric(
                     progress(&format!("{}: {}/{} timestamps", m.name, i, times.len()));
                     last = std::time::Instant::now();
                 }
-                measure(t)?
+                measure(link, t)?
             }
         };
         points.push(p);
@@ -208,9 +303,9 @@ fn metric(
     let method = match (method, instants) {
         ("query_range", 0) => "query_range".to_string(),
         ("query_range", n) => {
-            format!("query_range+query ({n} timestamps where several series answered)")
+            format!("query_range+query ({n} timestamps queried alone: several series answered, or the range query failed)")
         }
-        _ => "query".to_string(),
+        (other, _) => other.to_string(),
     };
     let phases: Vec<Verdict> = points.iter().map(|p| p.phase).collect();
     let runs = sliding(&m.limits, &phases);
@@ -228,22 +323,24 @@ fn metric(
         since_text,
         &condition,
     ));
-    Ok(r)
+    Ok((r, Some((start, step, runs))))
 }
 
 /// The value at each timestamp from range queries; `None` at a timestamp that needs an instant
-/// query (several series, or no scalar point). `Ok(None)` when Prometheus refused the range
-/// query: then every timestamp is queried alone, as Argo would.
+/// query (several series, no scalar point, or a range request that failed after the server had
+/// answered). `Ok(None)` when Prometheus refused the range query: then every timestamp is
+/// queried alone, as Argo would.
 fn ranged(
     p: &Prometheus,
     times: &[i64],
     step: i64,
     scalar: bool,
-    client: &Client,
+    link: &mut Link,
 ) -> Result<Option<Vec<Option<Value>>>, Unreachable> {
     let start = times[0];
     let mut numbers: Vec<Vec<f64>> = vec![Vec::new(); times.len()];
-    for chunk in times.chunks(RANGE_POINTS as usize) {
+    let mut fetched = vec![false; times.len()];
+    for (c, chunk) in times.chunks(RANGE_POINTS as usize).enumerate() {
         let (from, to) = (chunk[0], chunk[chunk.len() - 1]);
         let params = [
             ("query", p.query.clone()),
@@ -251,11 +348,15 @@ fn ranged(
             ("end", seconds(to)),
             ("step", seconds(step)),
         ];
-        let answer = client.get(p, "/api/v1/query_range", &params)?;
+        let Ok(answer) = link.get(p, "/api/v1/query_range", &params)? else {
+            continue;
+        };
         let series = match read(p, &answer, convert::range)? {
             Ok(series) => series,
             Err(_) => return Ok(None),
         };
+        let first = c * RANGE_POINTS as usize;
+        fetched[first..first + chunk.len()].fill(true);
         for s in series {
             for (t, v) in s {
                 let k = t - start;
@@ -268,11 +369,13 @@ fn ranged(
     Ok(Some(
         numbers
             .into_iter()
-            .map(|ns| match (scalar, ns.len()) {
-                (true, 1) => Some(Value::Scalar(ns[0])),
-                (true, _) => None,
-                (false, 0 | 1) => Some(Value::Vector(ns)),
-                (false, _) => None,
+            .zip(fetched)
+            .map(|(ns, fetched)| match (fetched, scalar, ns.len()) {
+                (false, ..) => None,
+                (true, true, 1) => Some(Value::Scalar(ns[0])),
+                (true, true, _) => None,
+                (true, false, 0 | 1) => Some(Value::Vector(ns)),
+                (true, false, _) => None,
             })
             .collect(),
     ))
@@ -335,13 +438,17 @@ fn point(m: &Metric, at_ms: i64, answer: Instant, classify: Decide) -> Point {
                 message,
             }
         }
-        Instant::Error(message) => Point {
-            time_ms: at_ms,
-            numbers: Vec::new(),
-            phase: Verdict::Error,
-            value: None,
-            message: Some(message),
-        },
+        Instant::Error(message) => error_point(at_ms, message),
+    }
+}
+
+fn error_point(time_ms: i64, message: String) -> Point {
+    Point {
+        time_ms,
+        numbers: Vec::new(),
+        phase: Verdict::Error,
+        value: None,
+        message: Some(message),
     }
 }
 
