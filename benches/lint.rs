@@ -1,7 +1,7 @@
 //! Lint throughput on a generated stream of 10,000 documents (half Rollouts, half
 //! AnalysisTemplates with PromQL). Run with `cargo bench --bench lint`. It prints:
 //! - documents per second for the whole `rollout-guard lint` process (target: >= 20,000/s);
-//! - lint time in-process against the time spent only parsing the same YAML (target: <= 2x).
+//! - lint time in-process against the time spent only parsing the same YAML (target: <= 1.3x, issue 13; the first target was 2x).
 //!
 //! Every query and condition differs, so no cache of repeated expressions helps here.
 
@@ -134,7 +134,7 @@ fn main() {
         parse.as_secs_f64() * 1e3
     );
     println!(
-        "  lint (in process):         {:>8.1} ms  = {:.2}x parse (target <= 2x)",
+        "  lint (in process):         {:>8.1} ms  = {:.2}x parse (target <= 1.3x)",
         lint_time.as_secs_f64() * 1e3,
         lint_time.as_secs_f64() / parse.as_secs_f64()
     );

@@ -86,7 +86,8 @@ struct LintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
-    /// Policy file replacing the embedded default policy.
+    /// Policy file replacing the embedded default policy (its rule levels, the defaults --fix
+    /// injects, and `spec.prometheus.features`: the Prometheus feature flags RG102 accepts).
     #[arg(long)]
     policy: Option<String>,
     /// Exit 1 on any finding, warnings included.

@@ -1,6 +1,7 @@
 //! The Rollout as Argo reads it: its strategy, its canary steps, the Deployment it manages and
 //! the analyses it runs, each with the pointer findings and patches use.
 
+use crate::manifest::pointer::get;
 use serde_json::{Map, Value};
 
 /// `spec.strategy`.
@@ -28,7 +29,7 @@ pub struct Strategy<'a> {
 
 /// The Rollout's strategy, `None` when `spec.strategy` is absent or null.
 pub fn strategy(rollout: &Value) -> Option<Strategy<'_>> {
-    let value = rollout.pointer(STRATEGY).filter(|s| !s.is_null())?;
+    let value = get(rollout, STRATEGY).filter(|s| !s.is_null())?;
     let set = |k: &str| value.get(k).filter(|v| !v.is_null());
     Some(Strategy {
         value,
@@ -44,8 +45,7 @@ pub fn has_spec(rollout: &Value) -> bool {
 
 /// The canary's steps, when they are a list.
 pub fn steps(rollout: &Value) -> Option<&[Value]> {
-    rollout
-        .pointer(STEPS)
+    get(rollout, STEPS)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
 }
@@ -62,7 +62,7 @@ pub fn canary_steps(canary: &Map<String, Value>) -> Option<&[Value]> {
 
 /// The Deployment a Rollout's `workloadRef` names.
 pub fn workload_ref(rollout: &Value) -> Option<&str> {
-    let r = rollout.pointer("/spec/workloadRef")?;
+    let r = get(rollout, "/spec/workloadRef")?;
     if r.get("kind").and_then(Value::as_str) != Some("Deployment") {
         return None;
     }
@@ -117,7 +117,7 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
         });
     }
     let mut blocks = Vec::new();
-    let canary = rollout.pointer(CANARY);
+    let canary = get(rollout, CANARY);
     if let Some(v) = canary
         .and_then(|c| c.get("analysis"))
         .filter(|v| v.is_object())
@@ -146,8 +146,8 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
         }
     }
     for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
-        if let Some(v) = rollout
-            .pointer(&format!("{BLUE_GREEN}/{key}"))
+        if let Some(v) = get(rollout, BLUE_GREEN)
+            .and_then(|b| b.get(key))
             .filter(|v| v.is_object())
         {
             templated(format!("{BLUE_GREEN}/{key}"), v, true, &mut blocks);

@@ -155,7 +155,7 @@ impl<'a> Metric<'a> {
 
     /// The Prometheus provider block.
     pub fn prometheus(&self) -> Option<&'a Value> {
-        self.value.pointer("/provider/prometheus")
+        crate::manifest::pointer::get(self.value, "/provider/prometheus")
     }
 
     /// The Prometheus query as written (arguments not substituted).

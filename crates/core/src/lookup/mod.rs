@@ -75,8 +75,7 @@ impl TemplateInfo {
                     .to_string(),
                 runs_forever: m.get("interval").is_some_and(|v| !v.is_null())
                     && m.get("count").is_none_or(count_is_unbounded),
-                query: m
-                    .pointer("/provider/prometheus/query")
+                query: crate::manifest::pointer::get(m, "/provider/prometheus/query")
                     .and_then(Value::as_str)
                     .map(str::to_string),
             })

@@ -138,8 +138,7 @@ impl Object {
 
     /// An annotation's value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.value
-            .pointer("/metadata/annotations")?
+        pointer::get(&self.value, pointer::ANNOTATIONS)?
             .get(key)?
             .as_str()
     }

@@ -21,7 +21,7 @@ pub static RG110: Rule = Rule {
 };
 
 pub(super) fn check_template(template: &Value, declared: &[&str], out: &mut Sink) {
-    let Some(metrics) = template.pointer(METRICS) else {
+    let Some(metrics) = crate::manifest::pointer::get(template, METRICS) else {
         return;
     };
     let mut stack = vec![(metrics, String::from(METRICS))];

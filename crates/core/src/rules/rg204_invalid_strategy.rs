@@ -82,7 +82,7 @@ fn traffic_routing_services(canary: &Value, set: impl Fn(&str) -> bool, out: &mu
     let present = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
     let routing = canary.get("trafficRouting");
     if !present(routing)
-        || present(routing.and_then(|r| r.pointer("/istio/destinationRule")))
+        || present(routing.and_then(|r| crate::manifest::pointer::get(r, "/istio/destinationRule")))
         || present(canary.get("pingPong"))
     {
         return;
