@@ -1232,3 +1232,46 @@ fn cluster_analysis_templates_pass_the_argo_crd_schema() {
     bad["spec"]["metrics"][0]["failurelimit"] = json!(2);
     assert!(!validator.is_valid(&bad));
 }
+
+#[test]
+fn the_grace_period_covers_the_shutdown_delay_and_timeout() {
+    require!(support::HELM);
+    let grace = |args: &[&str]| {
+        one(&render(args), "Deployment")["spec"]["template"]["spec"]
+            ["terminationGracePeriodSeconds"]
+            .as_i64()
+    };
+    // 5s + 20s + 5s by default; 1m30s + 1m + 5s; 2.5s rounds up.
+    assert_eq!(grace(&[]), Some(30));
+    assert_eq!(
+        grace(&[
+            "--set",
+            "shutdown.delay=1m30s",
+            "--set",
+            "shutdown.timeout=1m"
+        ]),
+        Some(155)
+    );
+    assert_eq!(
+        grace(&[
+            "--set-string",
+            "shutdown.delay=0",
+            "--set",
+            "shutdown.timeout=2500ms"
+        ]),
+        Some(8)
+    );
+    assert_eq!(
+        grace(&["--set", "shutdown.terminationGracePeriodSeconds=99"]),
+        Some(99)
+    );
+    // Shorter than what the drain needs: the kubelet would kill the webhook mid-drain.
+    let err = try_render(&[
+        "--set",
+        "shutdown.delay=30s",
+        "--set",
+        "shutdown.terminationGracePeriodSeconds=30",
+    ])
+    .unwrap_err();
+    assert!(err.contains("terminationGracePeriodSeconds (30) is shorter than shutdown.delay + shutdown.timeout + 5s (55)"), "{err}");
+}

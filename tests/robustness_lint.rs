@@ -268,3 +268,22 @@ fn fix_over_a_directory_with_hostile_files_fixes_the_rest_and_summarises() {
         "the good file is fixed: {fixed}"
     );
 }
+
+/// A condition whose run would build a huge value is left unjudged, quickly and within a few
+/// tens of MiB: without the checker's growth bound, `len(1..100000000)` took 50 s and 7 GB.
+fn a_condition_that_would_build_a_huge_value_is_not_run(condition: &str) {
+    let dir = support::TempDir::new("lint-growth");
+    let file = dir.join("t.yaml");
+    std::fs::write(&file, template(condition, "sum(x)")).unwrap();
+    let (code, stdout, stderr, peak) = run_measured(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(peak < 100.0, "peak RSS {peak:.0} MiB for {condition}");
+}
+
+cases! {
+    a_condition_that_would_build_a_huge_value_is_not_run:
+    condition_with_a_range_of_10_to_the_8 => ("len(1..100000000) > 0"),
+    condition_over_a_range_of_10_to_the_8 => ("all(1..100000000, {# > 0})"),
+    condition_repeating_a_repeat => ("len(repeat(repeat('a', 1000000), 1000000)) > 0"),
+    condition_mapping_maps_of_maps => ("len(map(result, map(result, map(result, map(result, 1))))) > 0"),
+}

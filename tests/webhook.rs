@@ -859,17 +859,17 @@ async fn hostile_condition_chaining_too_many_operators_is_denied() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn huge_objects_are_denied_within_a_memory_bound() {
+/// 32 concurrent 4 MiB reviews whose object is `junk`-heavy are denied (or shed) within the
+/// memory bound, and the server still answers.
+async fn huge_objects_are_denied_within_a_memory_bound(junk: Value) {
     require!(support::SHARED);
     let dir = TempDir::new("webhook-huge");
     let pki = Pki::new();
     pki.write(&dir);
     let server = Serve::start_tls(&dir, &[]);
     let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
-    // ~2M array elements in a 4 MiB body, as in the issue.
     let mut object = template_with_condition("result[0] > 1");
-    object["spec"]["junk"] = Value::Array(vec![json!(0); 2_000_000]);
+    object["spec"]["junk"] = junk;
     let body = review_of(object);
     assert!(body.len() > 3 * 1024 * 1024 && body.len() < 4 * 1024 * 1024);
     let before = peak_rss_mib(&server);
@@ -908,6 +908,20 @@ async fn huge_objects_are_denied_within_a_memory_bound() {
     // The chart's limit is 256 MiB; the design bound (README) is well under it.
     assert!(peak < 200.0, "peak RSS {peak:.1} MiB");
     still_serves(&server, config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_of_two_million_array_elements_is_denied_within_a_memory_bound() {
+    // ~2M array elements in a 4 MiB body, as in the issue.
+    huge_objects_are_denied_within_a_memory_bound(Value::Array(vec![json!(0); 2_000_000])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_of_300000_keys_is_denied_within_a_memory_bound() {
+    // Keys past the value bound were still inserted (with null values): 82 MiB for one review.
+    let keys: serde_json::Map<String, Value> =
+        (0..300_000).map(|i| (format!("k{i}"), json!(0))).collect();
+    huge_objects_are_denied_within_a_memory_bound(Value::Object(keys)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1113,4 +1127,33 @@ async fn idle_connections_time_out_and_shutdown_keeps_its_timeout() {
     let took = started.elapsed();
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_millis(2600), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_make_room_for_a_real_client() {
+    require!(support::SHARED);
+    let dir = TempDir::new("webhook-silent");
+    let pki = Pki::new();
+    pki.write(&dir);
+    let server = Serve::start_tls(&dir, &["--max-connections", "8"]);
+    let config = client_config(&[&pki.bundle.ca_cert_pem], default_versions(), None);
+    // Thirty TCP connections that never start TLS: each one past the limit evicts the oldest,
+    // whose slot must come back at once (it waited out a 100 ms timeout per connection, and
+    // then the client behind them got 503).
+    let mut silent = Vec::new();
+    for _ in 0..30 {
+        silent.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let mut c = connect(server.addr, config.clone()).await.unwrap();
+    let r = c.post("/validate", rollout_fixture()).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+    still_serves(&server, config).await;
 }

@@ -193,7 +193,13 @@ pub async fn serve(
         let registry = registry.clone();
         let metrics = metrics.clone();
         conns.spawn(async move {
-            match handshake(tcp, peer, transport, limits).await {
+            let shaken = tokio::select! {
+                io = handshake(tcp, peer, transport, limits) => io,
+                // Evicted before its handshake completed (a client that connected and sent
+                // nothing counts as idle): its permit goes back at once, not at the deadline.
+                _ = conn.close.notified() => None,
+            };
+            match shaken {
                 Some(Io::Plain(s)) => http(s, router, limits, conn, &metrics, stop).await,
                 Some(Io::Tls(s)) => http(*s, router, limits, conn, &metrics, stop).await,
                 None => {}

@@ -181,3 +181,32 @@ that the two agree).
 {{- define "rollout-guard.argoResources" -}}
 ["rollouts", "analysistemplates", "clusteranalysistemplates"]
 {{- end -}}
+
+{{/*
+A Go duration (the schema's pattern: "5s", "1m30s", "500ms", "0") in seconds, rounded up.
+*/}}
+{{- define "rollout-guard.seconds" -}}
+{{- $total := 0.0 -}}
+{{- $scale := dict "ns" 1e-9 "us" 1e-6 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 -}}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h)" (toString .) -1 -}}
+{{- $unit := regexFind "(ns|us|ms|s|m|h)$" . -}}
+{{- $total = addf $total (mulf (float64 (trimSuffix $unit .)) (get $scale $unit)) -}}
+{{- end -}}
+{{- ceil $total | int -}}
+{{- end -}}
+
+{{/*
+The pod's grace period: shutdown.delay + shutdown.timeout + 5 s unless given; a given one that
+is shorter fails the render (the kubelet would kill the webhook mid-drain).
+*/}}
+{{- define "rollout-guard.terminationGracePeriodSeconds" -}}
+{{- $need := add (include "rollout-guard.seconds" .Values.shutdown.delay | atoi) (include "rollout-guard.seconds" .Values.shutdown.timeout | atoi) 5 -}}
+{{- with .Values.shutdown.terminationGracePeriodSeconds -}}
+{{- if lt (int .) (int $need) -}}
+{{- fail (printf "shutdown.terminationGracePeriodSeconds (%v) is shorter than shutdown.delay + shutdown.timeout + 5s (%v): the kubelet would kill the webhook while it drains" . $need) -}}
+{{- end -}}
+{{- . -}}
+{{- else -}}
+{{- $need -}}
+{{- end -}}
+{{- end -}}

@@ -255,14 +255,155 @@ impl Failure {
 const STATIC_MARK: &str = "\u{1}static:";
 
 /// Compiles a condition: every parse goes through here, behind the size and depth limits and a
-/// panic boundary.
+/// panic boundary. A condition that parses but could build a value far larger than its text
+/// ([`unbounded`]) is not run: the checker cannot evaluate it.
 fn compile(text: &str) -> Result<Program, String> {
     match boundary::guarded(Language::Condition, text, expr::compile) {
+        Ok(Ok(_)) if unbounded(text).is_some() => Err(format!(
+            "{UNSUPPORTED} ({})",
+            unbounded(text).unwrap_or_default()
+        )),
         Ok(Ok(program)) => Ok(program),
         Ok(Err(e)) => Err(one_line(&e.to_string())),
         Err(boundary::Refusal::Crashed { .. }) => Err(format!("{UNSUPPORTED} (its parser failed)")),
         Err(refusal) => Err(refusal.to_string()),
     }
+}
+
+/// Collection functions whose second argument is run once per element: nested, their costs
+/// multiply.
+const PER_ELEMENT: &[&str] = &[
+    "all",
+    "any",
+    "one",
+    "none",
+    "map",
+    "filter",
+    "find",
+    "findIndex",
+    "findLast",
+    "findLastIndex",
+    "groupBy",
+    "sortBy",
+    "count",
+    "sum",
+];
+
+/// Names whose result can be far larger than the text that asks for it: `repeat("x", 1e6)`, a
+/// `replace` of the empty string, `reduce` doubling an accumulator, `let` bindings reused,
+/// strings split or decoded into long lists.
+const GROWING: &[&str] = &[
+    "let",
+    "repeat",
+    "replace",
+    "reduce",
+    "split",
+    "splitAfter",
+    "fromJSON",
+    "fromBase64",
+];
+
+/// Per-element functions nested deeper than this are not run.
+const MAX_PER_ELEMENT_DEPTH: usize = 2;
+
+/// Elements of array literals, all together, beyond which a condition is not run.
+const MAX_LITERAL_ELEMENTS: usize = 256;
+
+/// Why running `text` could take memory or time out of proportion to its size, if it could:
+/// a range (`1..100000000` is a list of that many numbers), a [`GROWING`] name, per-element
+/// functions nested more than [`MAX_PER_ELEMENT_DEPTH`] deep (`map(result, map(result, ...))`
+/// multiplies), or more than [`MAX_LITERAL_ELEMENTS`] literal elements to multiply. Within these,
+/// a run handles at most a few tens of thousands of values. Real conditions use none of them;
+/// one that does is left unjudged rather than run (the webhook must not be the thing that
+/// falls over).
+pub fn unbounded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    // For each open bracket: whether it opened a per-element function's arguments, and
+    // whether it is an array literal.
+    let mut open: Vec<(bool, bool)> = Vec::new();
+    let (mut depth, mut literal_elements) = (0usize, 0usize);
+    let mut last_word: Option<&str> = None;
+    let mut after_value = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != c {
+                    if bytes[i] == b'\\' && c != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                after_value = true;
+                last_word = None;
+            }
+            b'.' if bytes.get(i + 1) == Some(&b'.') => {
+                return Some("it builds a range with `..`, a list as long as its bounds".into());
+            }
+            b'(' | b'[' | b'{' => {
+                let per_element = c == b'(' && last_word.is_some_and(|w| PER_ELEMENT.contains(&w));
+                let literal = c == b'[' && !after_value;
+                if per_element {
+                    depth += 1;
+                    if depth > MAX_PER_ELEMENT_DEPTH {
+                        return Some(format!(
+                            "it nests per-element functions {depth} deep; the checker runs at most {MAX_PER_ELEMENT_DEPTH}"
+                        ));
+                    }
+                }
+                if literal && bytes.get(i + 1) != Some(&b']') {
+                    literal_elements += 1;
+                }
+                open.push((per_element, literal));
+                after_value = false;
+                last_word = None;
+            }
+            b')' | b']' | b'}' => {
+                if let Some((per_element, _)) = open.pop() {
+                    depth -= usize::from(per_element);
+                }
+                after_value = true;
+                last_word = None;
+            }
+            b',' => {
+                if open.last().is_some_and(|(_, literal)| *literal) {
+                    literal_elements += 1;
+                }
+                after_value = false;
+                last_word = None;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'#' => {
+                let start = i;
+                while i + 1 < bytes.len()
+                    && (bytes[i + 1].is_ascii_alphanumeric() || bytes[i + 1] == b'_')
+                {
+                    i += 1;
+                }
+                let word = &text[start..=i];
+                if GROWING.contains(&word) {
+                    return Some(format!(
+                        "it calls `{word}`, whose result can be far larger than the condition"
+                    ));
+                }
+                last_word = Some(word);
+                after_value = true;
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => {
+                after_value = false;
+                last_word = None;
+            }
+        }
+        if literal_elements > MAX_LITERAL_ELEMENTS {
+            return Some(format!(
+                "its list literals hold more than {MAX_LITERAL_ELEMENTS} elements"
+            ));
+        }
+        i += 1;
+    }
+    None
 }
 
 /// How an error of this checker (not of Argo) starts: the crate panicked on a condition Go's
@@ -806,6 +947,51 @@ mod tests {
             }
             let _ = static_error(text, ResultType::Unknown);
         }
+    }
+
+    #[test]
+    fn conditions_that_could_outgrow_their_text_are_not_run() {
+        for bomb in [
+            "len(1..100000000) > 0",
+            "all(1..100000000, # > 0)",
+            "len(repeat(repeat(\"a\", 1000000), 1000000)) > 0",
+            "let a = \"xx\"; let b = a + a; len(b) > 0",
+            "len(map(result, map(result, map(result, 1)))) > 0",
+            "len(reduce([1, 1, 1], #acc + #acc, \"x\")) > 0",
+        ] {
+            let why = unbounded(bomb).unwrap_or_else(|| panic!("{bomb}"));
+            let e = eval(bomb, &ResultValue::Vector(vec![1.0; 3]));
+            assert!(
+                e.value
+                    .as_ref()
+                    .is_err_and(|m| is_unsupported(m) && m.contains(&why)),
+                "{bomb}: {:?}",
+                e.value
+            );
+        }
+        let many = format!("len([{}]) > 0", vec!["1"; 300].join(","));
+        assert!(unbounded(&many).is_some());
+        // What real conditions do stays runnable; text in strings, member access and indexing
+        // are not ranges, calls or literals.
+        for fine in [
+            "result[0] >= 0.95",
+            "len(result) == 0 || all(result, {# >= 0.9})",
+            "len(filter(result, # > 0.5)) > 0",
+            "map(result, #) == [1.0, 2.0]",
+            "asFloat(\"1..2\") > 0 || 'let' == 'let'",
+            "result[0] > 1.5 && isNaN(result[0]) == false",
+            "result[len(result) - 1] < 1",
+        ] {
+            assert_eq!(unbounded(fine), None, "{fine}");
+        }
+        assert_eq!(
+            phase(
+                Some("len(filter(result, # > 0.5)) > 0"),
+                None,
+                &vector(&[0.9])
+            ),
+            Phase::Successful
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Deepest nesting accepted. Real manifests stay under 20; this bound keeps recursion in the
 /// later passes (conversion, drop) far from the stack limit.
@@ -139,11 +139,17 @@ enum Frame {
     Map {
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
+        /// The keys seen, once the mapping is large enough that scanning `entries` for a
+        /// duplicate would cost a square of its size (30,000 keys took 5 s).
+        names: Option<HashSet<String>>,
         start: Pos,
         flow: bool,
         anchor: usize,
     },
 }
+
+/// Keys a mapping checks for duplicates by scanning its entries; past this, by a set.
+const SCANNED_KEYS: usize = 32;
 
 /// Parses a whole YAML stream. Each document is returned, or the first error of the stream:
 /// after a syntax error a YAML parser cannot know where the next document starts.
@@ -385,6 +391,7 @@ impl Builder {
                 self.stack.push(Frame::Map {
                     entries: Vec::new(),
                     key: None,
+                    names: None,
                     start: span.start,
                     flow,
                     anchor,
@@ -471,16 +478,35 @@ impl Builder {
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                names,
+                ..
+            }) => match key.take() {
                 None => {
-                    if !matches!(node.data, NodeData::Scalar { .. }) {
+                    let NodeData::Scalar { value: name, .. } = &node.data else {
                         return Err("a mapping or list used as a mapping key: Kubernetes needs string keys (an unquoted {{ }} template?)".into());
-                    }
-                    if let NodeData::Scalar { value: name, .. } = &node.data {
-                        let same = |k: &Node| matches!(&k.data, NodeData::Scalar { value, .. } if value == name);
-                        if entries.iter().any(|(k, _)| same(k)) {
-                            return Err(format!("duplicate mapping key \"{name}\""));
+                    };
+                    fn text(k: &Node) -> Option<&str> {
+                        match &k.data {
+                            NodeData::Scalar { value, .. } => Some(value),
+                            _ => None,
                         }
+                    }
+                    if names.is_none() && entries.len() >= SCANNED_KEYS {
+                        let set = entries
+                            .iter()
+                            .filter_map(|(k, _)| text(k))
+                            .map(str::to_string);
+                        *names = Some(set.collect());
+                    }
+                    let duplicate = match names {
+                        Some(set) => !set.insert(name.clone()),
+                        None => entries.iter().any(|(k, _)| text(k) == Some(name.as_str())),
+                    };
+                    if duplicate {
+                        return Err(format!("duplicate mapping key \"{name}\""));
                     }
                     *key = Some(node);
                     Ok(())
@@ -819,6 +845,16 @@ mod tests {
         let err = parse_stream("a: 1\na: 2\n").unwrap_err().1;
         assert!(err.message.contains("duplicate"));
         assert_eq!(err.pos.line, 2);
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_mappings_too() {
+        let mut text: String = (0..100).map(|i| format!("k{i}: 1\n")).collect();
+        assert!(parse_stream(&text).is_ok());
+        text.push_str("k77: 2\n");
+        let err = parse_stream(&text).unwrap_err().1;
+        assert_eq!(err.message, "duplicate mapping key \"k77\"");
+        assert_eq!(err.pos.line, 101);
     }
 
     #[test]
