@@ -460,6 +460,22 @@ fn review_deadline(query: Option<&str>) -> Duration {
 /// still sending sees the 413 rather than a reset connection.
 const DRAIN_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Reads a body the answer does not need and drops it, in the background, up to
+/// [`DRAIN_MAX_BYTES`] and within `deadline`: a client still sending sees the answer, not a
+/// reset connection.
+fn drain_in_background(body: Body, deadline: Duration) {
+    tokio::spawn(tokio::time::timeout(deadline, async move {
+        let mut body = body;
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    }));
+}
+
 /// How reading a body ended.
 enum BodyRead {
     Complete(Vec<u8>),
@@ -519,14 +535,11 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
     // a connection reset; then the connection closes.
     if declared.is_some_and(|n| n > limit as u64) {
         if declared.is_some_and(|n| n <= DRAIN_MAX_BYTES) {
-            let body = req.into_body();
-            tokio::spawn(tokio::time::timeout(deadline, async move {
-                let mut body = body;
-                while let Some(Ok(_)) = body.frame().await {}
-            }));
+            drain_in_background(req.into_body(), deadline);
         }
         return too_large(true);
     }
+    let body = req.into_body();
     let Ok(Ok(_reserved)) = tokio::time::timeout(
         deadline,
         app.inflight
@@ -540,12 +553,20 @@ async fn admit(app: Arc<App>, webhook: Webhook, req: Request) -> Response {
             webhook = webhook.as_str(),
             "reviews in flight hold the memory budget; answering 503"
         );
-        return json_error(
+        // The client may still be sending: read its body and drop it, so that it reads the
+        // 503 rather than a reset (shed answers were lost that way), then close.
+        if declared.is_none_or(|n| n <= DRAIN_MAX_BYTES) {
+            drain_in_background(body, deadline);
+        }
+        let mut r = json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "rollout-guard is reviewing as many requests as its memory budget allows; retry",
         );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
     };
-    let bytes = match tokio::time::timeout(deadline, read_body(req.into_body(), declared, limit))
+    let bytes = match tokio::time::timeout(deadline, read_body(body, declared, limit))
         .await
     {
         Err(_) => {
