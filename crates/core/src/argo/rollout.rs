@@ -117,14 +117,19 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
         });
     }
     let mut blocks = Vec::new();
-    let canary = get(rollout, CANARY);
+    // Each level looked up once: a lookup hashes its key, and this runs on every review.
+    let strategy = get(rollout, STRATEGY);
+    let canary = strategy.and_then(|s| s.get("canary"));
     if let Some(v) = canary
         .and_then(|c| c.get("analysis"))
         .filter(|v| v.is_object())
     {
         templated(format!("{CANARY}/analysis"), v, false, &mut blocks);
     }
-    for (i, step) in steps(rollout).into_iter().flatten().enumerate() {
+    let steps = canary
+        .and_then(|c| c.get("steps"))
+        .and_then(Value::as_array);
+    for (i, step) in steps.into_iter().flatten().enumerate() {
         if let Some(v) = step.get("analysis").filter(|v| v.is_object()) {
             let at = format!("{}/analysis", step_at(i));
             templated(at, v, true, &mut blocks);
@@ -145,8 +150,9 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
             });
         }
     }
+    let blue_green = strategy.and_then(|s| s.get("blueGreen"));
     for key in ["prePromotionAnalysis", "postPromotionAnalysis"] {
-        if let Some(v) = get(rollout, BLUE_GREEN)
+        if let Some(v) = blue_green
             .and_then(|b| b.get(key))
             .filter(|v| v.is_object())
         {
