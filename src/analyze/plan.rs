@@ -149,9 +149,7 @@ pub fn plan(
                 }
             }
             let passed = passed_args(block.args, rollout);
-            let dry_run = rollout
-                .value
-                .pointer(&block.at)
+            let dry_run = crate::manifest::pointer::get(&rollout.value, &block.at)
                 .and_then(|b| b.get("dryRun"));
             let mut analysis = build(
                 format!("Rollout/{}", rollout.name),
@@ -356,23 +354,14 @@ fn build(
                 return analysis;
             }
             let dry = dry_run.iter().any(|r| r.is_match(&name));
-            let metric = metric(
-                &m,
-                format!("{}/{}", t.kind.as_str(), t.name),
-                name,
-                dry,
-                inputs,
-            );
-            if let Provider::NotRun { reason, .. } = &metric.provider {
-                if reason == NO_ADDRESS {
-                    analysis.problem = Some(Problem::Usage(format!(
-                        "metric {}: {NO_ADDRESS}",
-                        metric.name
-                    )));
+            let template = format!("{}/{}", t.kind.as_str(), t.name);
+            match metric(&m, template, name.clone(), dry, inputs) {
+                Ok(metric) => analysis.metrics.push(metric),
+                Err(why) => {
+                    analysis.problem = Some(Problem::Usage(format!("metric {name}: {why}")));
                     return analysis;
                 }
             }
-            analysis.metrics.push(metric);
         }
     }
     if analysis.metrics.is_empty() {
@@ -451,7 +440,15 @@ fn int_field(m: &Value, key: &str) -> Option<i64> {
     }
 }
 
-fn metric(m: &Value, template: String, name: String, dry_run: bool, inputs: &Inputs) -> Metric {
+/// One metric of the analysis; `Err` when it cannot run here for want of something only the
+/// user can give (see [`provider`]).
+fn metric(
+    m: &Value,
+    template: String,
+    name: String,
+    dry_run: bool,
+    inputs: &Inputs,
+) -> Result<Metric, String> {
     let text = |k: &str| {
         m.get(k)
             .and_then(Value::as_str)
@@ -475,7 +472,7 @@ fn metric(m: &Value, template: String, name: String, dry_run: bool, inputs: &Inp
         consecutive_error_limit: int_field(m, "consecutiveErrorLimit").unwrap_or(4),
         consecutive_success_limit: int_field(m, "consecutiveSuccessLimit").unwrap_or(0),
     };
-    Metric {
+    Ok(Metric {
         template,
         name,
         success: text("successCondition"),
@@ -483,14 +480,18 @@ fn metric(m: &Value, template: String, name: String, dry_run: bool, inputs: &Inp
         interval,
         limits,
         dry_run,
-        provider: provider(m.get("provider"), inputs),
-    }
+        provider: provider(m.get("provider"), inputs)?,
+    })
 }
 
-fn provider(p: Option<&Value>, inputs: &Inputs) -> Provider {
-    let not_run = |provider: &str, reason: String| Provider::NotRun {
-        provider: provider.to_string(),
-        reason,
+/// The metric's provider; `Err` with [`NO_ADDRESS`] when it is Prometheus with no address
+/// anywhere, a usage problem rather than anything Argo would record.
+fn provider(p: Option<&Value>, inputs: &Inputs) -> Result<Provider, String> {
+    let not_run = |provider: &str, reason: String| {
+        Ok(Provider::NotRun {
+            provider: provider.to_string(),
+            reason,
+        })
     };
     let Some(map) = p.and_then(Value::as_object) else {
         return not_run("none", "the metric has no provider".into());
@@ -536,15 +537,19 @@ fn provider(p: Option<&Value>, inputs: &Inputs) -> Provider {
         (None, _) => inputs.env_address.unwrap_or_default().to_string(),
     };
     if address.is_empty() {
-        return not_run("prometheus", NO_ADDRESS.into());
+        return Err(NO_ADDRESS.into());
     }
     if !is_url(&address) {
         // Argo's own message (`NewPrometheusAPI`), typo included.
-        return Provider::Rejected("prometheus address is not is url format".into());
+        return Ok(Provider::Rejected(
+            "prometheus address is not is url format".into(),
+        ));
     }
     let timeout_seconds = match prom.get("timeout").and_then(Value::as_i64) {
         Some(t) if t < 0 => {
-            return Provider::Rejected("prometheus timeout should not be negative".into())
+            return Ok(Provider::Rejected(
+                "prometheus timeout should not be negative".into(),
+            ))
         }
         Some(t) => t as u64,
         None => DEFAULT_TIMEOUT_SECONDS,
@@ -571,7 +576,7 @@ fn provider(p: Option<&Value>, inputs: &Inputs) -> Provider {
                 .to_string(),
         ))
     });
-    Provider::Prometheus(Prometheus {
+    Ok(Provider::Prometheus(Prometheus {
         address,
         query: s("query"),
         timeout_seconds,
@@ -581,7 +586,7 @@ fn provider(p: Option<&Value>, inputs: &Inputs) -> Provider {
             .get("insecure")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-    })
+    }))
 }
 
 /// Argo's `IsUrl`: a scheme and a host.

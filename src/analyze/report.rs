@@ -602,18 +602,12 @@ pub fn human(r: &Report) -> String {
         .iter()
         .filter(|a| a.problem.as_ref().is_some_and(|p| p.kind == "usage"))
         .count();
+    let analyses = |n: usize| format!("{n} analys{}", if n == 1 { "is" } else { "es" });
     let verdict = match (r.outcome, not_run) {
         ("pass", _) => "would pass".to_string(),
         ("fail", 0) => "would fail".to_string(),
-        ("fail", n) => format!(
-            "would fail ({n} analys{} not run)",
-            if n == 1 { "is" } else { "es" }
-        ),
-        _ => format!(
-            "could not run {n} analys{}",
-            if not_run == 1 { "is" } else { "es" },
-            n = not_run
-        ),
+        ("fail", n) => format!("would fail ({} not run)", analyses(n)),
+        _ => format!("could not run {}", analyses(not_run)),
     };
     let mode = match &r.since {
         Some(since) => format!("backtest of the last {since} up to {}", r.time),

@@ -197,25 +197,25 @@ fn metric(
         measurement: None,
         backtest: None,
     };
-    let p = match &m.provider {
-        Provider::Prometheus(p) => Some(p),
-        Provider::Rejected(_) => None,
+    // The server to query, or the error Argo's provider setup ends every measurement in.
+    let p: Result<&Prometheus, &str> = match &m.provider {
+        Provider::Prometheus(p) => Ok(p),
+        Provider::Rejected(message) => Err(message),
         Provider::NotRun { provider, reason } => {
             r.provider = provider.clone();
             r.not_run = Some(reason.clone());
             return Ok((r, None));
         }
     };
-    if let Some(p) = p {
+    if let Ok(p) = p {
         r.address = Some(p.address.clone());
         r.query = Some(p.query.clone());
     }
     // One measurement at `at_ms`: Argo's provider run, or the error its setup ends in.
     let measure = |link: &mut Link, at_ms: i64| -> Result<Point, Unreachable> {
-        let p = match &m.provider {
-            Provider::Prometheus(p) => p,
-            Provider::Rejected(message) => return Ok(error_point(at_ms, message.clone())),
-            Provider::NotRun { .. } => unreachable!("not run metrics return above"),
+        let p = match p {
+            Ok(p) => p,
+            Err(message) => return Ok(error_point(at_ms, message.to_string())),
         };
         let params = [("query", p.query.clone()), ("time", seconds(at_ms))];
         let answer = match link.get(p, "/api/v1/query", &params)? {
@@ -258,7 +258,7 @@ fn metric(
     use crate::lang::promql::QueryType;
     let mut by_range: Vec<Option<Value>> = vec![None; times.len()];
     let mut method = "query";
-    if let Some(p) = p {
+    if let Ok(p) = p {
         let kind = crate::lang::promql::query_type(&p.query);
         if matches!(kind, Some(QueryType::Vector | QueryType::Scalar)) {
             let scalar = kind == Some(QueryType::Scalar);

@@ -126,9 +126,7 @@ pub fn analysis_blocks(rollout: &Value) -> Vec<AnalysisBlock<'_>> {
     {
         templated(format!("{CANARY}/analysis"), v, false, &mut blocks);
     }
-    let steps = canary
-        .and_then(|c| c.get("steps"))
-        .and_then(Value::as_array);
+    let steps = canary.and_then(Value::as_object).and_then(canary_steps);
     for (i, step) in steps.into_iter().flatten().enumerate() {
         if let Some(v) = step.get("analysis").filter(|v| v.is_object()) {
             let at = format!("{}/analysis", step_at(i));

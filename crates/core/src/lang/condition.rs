@@ -259,11 +259,10 @@ const STATIC_MARK: &str = "\u{1}static:";
 /// ([`unbounded`]) is not run: the checker cannot evaluate it.
 fn compile(text: &str) -> Result<Program, String> {
     match boundary::guarded(Language::Condition, text, expr::compile) {
-        Ok(Ok(_)) if unbounded(text).is_some() => Err(format!(
-            "{UNSUPPORTED} ({})",
-            unbounded(text).unwrap_or_default()
-        )),
-        Ok(Ok(program)) => Ok(program),
+        Ok(Ok(program)) => match unbounded(text) {
+            Some(why) => Err(format!("{UNSUPPORTED} ({why})")),
+            None => Ok(program),
+        },
         Ok(Err(e)) => Err(one_line(&e.to_string())),
         Err(boundary::Refusal::Crashed { .. }) => Err(format!("{UNSUPPORTED} (its parser failed)")),
         Err(refusal) => Err(refusal.to_string()),
